@@ -1,0 +1,101 @@
+use anyhow::Context;
+use serde_json::json;
+
+use super::{print_json, read_stdin_line, stdin_is_terminal, UsageError};
+use crate::auth::password::hash_password;
+use crate::auth::{Password, Username};
+use crate::config::Settings;
+use crate::store::{now, Store, StoreError};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Username of the new user, 1 to 255 characters; an email address works. Prompted for
+    /// when missing
+    #[arg(long, visible_alias = "email", value_name = "NAME")]
+    username: Option<String>,
+
+    /// Read the password from the first line of standard input instead of prompting (for
+    /// scripts); requires --username
+    #[arg(long)]
+    password_stdin: bool,
+
+    /// Print {"user_id", "username"} as JSON instead of text
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args, settings: &Settings) -> Result<(), anyhow::Error> {
+    let raw_username = match (args.username, args.password_stdin) {
+        (Some(username), _) => username,
+        (None, true) => {
+            return Err(UsageError(
+                "--password-stdin needs --username, because standard input carries the password".to_string(),
+            )
+            .into());
+        }
+        (None, false) => prompt_username()?,
+    };
+    let username = Username::parse(&raw_username)
+        .map_err(|error| UsageError(format!("invalid username: {error}")))?;
+
+    let store = Store::open(&settings.database.target, 1).context("failed to open the database")?;
+    if store.find_login(&username)?.is_some() {
+        anyhow::bail!("user '{}' already exists; choose another username", username.as_str());
+    }
+
+    let password = if args.password_stdin { read_password_from_stdin()? } else { prompt_new_password()? };
+
+    let user = match store.create_user(&username, hash_password(&password), now()) {
+        Ok(user) => user,
+        Err(StoreError::UsernameTaken) => {
+            anyhow::bail!("user '{}' already exists; choose another username", username.as_str())
+        }
+        Err(error) => return Err(anyhow::Error::new(error).context("failed to create the user")),
+    };
+    tracing::info!(user_id = %user.user_id, "user created");
+
+    if args.json {
+        print_json(&json!({ "user_id": user.user_id, "username": user.username }));
+    } else {
+        println!("Created user '{}' with user_id {}", user.username, user.user_id);
+    }
+    Ok(())
+}
+
+fn prompt_username() -> Result<String, anyhow::Error> {
+    if !stdin_is_terminal() {
+        return Err(UsageError(
+            "no --username given and standard input is not a terminal; pass --username NAME (and --password-stdin)"
+                .to_string(),
+        )
+        .into());
+    }
+    eprint!("Username: ");
+    read_stdin_line("the username")
+}
+
+fn read_password_from_stdin() -> Result<Password, anyhow::Error> {
+    let line = read_stdin_line("the password")?;
+    if line.is_empty() {
+        return Err(UsageError("standard input is empty; send the password as its first line".to_string()).into());
+    }
+    Password::new(line).map_err(|error| UsageError(format!("invalid password: {error}")).into())
+}
+
+fn prompt_new_password() -> Result<Password, anyhow::Error> {
+    let first = rpassword::prompt_password("Password: ").map_err(|error| {
+        UsageError(format!(
+            "failed to read the password from the terminal ({error}); use --password-stdin in scripts"
+        ))
+    })?;
+    let password = Password::new(first).map_err(|error| UsageError(format!("invalid password: {error}")))?;
+
+    let second = rpassword::prompt_password("Repeat password: ")
+        .map_err(|error| anyhow::anyhow!("failed to read the password from the terminal: {error}"))?;
+    let confirmation = Password::for_login(second).map_err(|_| anyhow::anyhow!("the passwords do not match; try again"))?;
+
+    if !password.matches(&confirmation) {
+        anyhow::bail!("the passwords do not match; try again");
+    }
+    Ok(password)
+}

@@ -1,0 +1,58 @@
+use anyhow::Context;
+use serde_json::json;
+
+use super::{print_json, read_stdin_line, UsageError};
+use crate::auth::{PlainToken, Username};
+use crate::config::Settings;
+use crate::store::{Access, Store, StoreError};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// User whose tokens to revoke
+    #[arg(long, visible_alias = "email", value_name = "NAME")]
+    username: String,
+
+    /// Revoke only this token (ses_...), or read it from standard input with -; by default
+    /// every token of the user is revoked
+    #[arg(long, value_name = "TOKEN")]
+    token: Option<String>,
+
+    /// Print {"username", "user_id", "revoked"} as JSON instead of text
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args, settings: &Settings) -> Result<(), anyhow::Error> {
+    let username = Username::parse(&args.username).map_err(|error| UsageError(format!("invalid username: {error}")))?;
+    let token = match args.token.as_deref() {
+        Some("-") => Some(PlainToken::from_client(read_stdin_line("the token")?.trim())),
+        Some(token) if token.trim().is_empty() => {
+            return Err(UsageError("--token is empty; leave it out to revoke every token".to_string()).into());
+        }
+        Some(token) => Some(PlainToken::from_client(token.trim())),
+        None => None,
+    };
+
+    let store = Store::open(&settings.database.target, 1).context("failed to open the database")?;
+    let Some(login) = store.find_login(&username)? else {
+        anyhow::bail!("user '{}' not found; check the spelling", username.as_str());
+    };
+
+    let digest = token.as_ref().map(PlainToken::digest);
+    let revoked = match store.with_user(&login.user_id, Access::Write, |tenant| tenant.revoke_tokens(digest.as_ref())) {
+        Ok(revoked) => revoked,
+        Err(StoreError::NotFound) => {
+            anyhow::bail!("the token does not belong to user '{}'; check the token and the username", username.as_str())
+        }
+        Err(error) => return Err(anyhow::Error::new(error).context("failed to revoke tokens")),
+    };
+    tracing::info!(user_id = %login.user_id, revoked, "tokens revoked");
+
+    if args.json {
+        print_json(&json!({ "username": username.as_str(), "user_id": login.user_id, "revoked": revoked }));
+    } else {
+        let noun = if revoked == 1 { "token" } else { "tokens" };
+        println!("Revoked {revoked} {noun} of user '{}'", username.as_str());
+    }
+    Ok(())
+}

@@ -1,0 +1,194 @@
+//! Request extractors: the bearer token and JSON bodies with size limits and field-named errors.
+
+use std::future::{ready, Ready};
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::web::BytesMut;
+use actix_web::{FromRequest, HttpRequest};
+use futures_util::future::LocalBoxFuture;
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+
+use super::error::ApiError;
+use crate::auth::{PlainToken, TokenDigest};
+
+/// The token of an `Authorization: Bearer <token>` header. The scheme name is matched without
+/// regard to case (RFC 9110, section 11.1).
+#[derive(Debug)]
+pub struct Bearer(PlainToken);
+
+impl Bearer {
+    /// Returns the token's digest, or [`ApiError::InvalidToken`] when the token cannot be one
+    /// this server issued, which saves a database lookup.
+    pub fn digest(&self) -> Result<TokenDigest, ApiError> {
+        if self.0.is_well_formed() {
+            Ok(self.0.digest())
+        } else {
+            Err(ApiError::InvalidToken)
+        }
+    }
+}
+
+impl FromRequest for Bearer {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(parse_bearer(request.headers().get(header::AUTHORIZATION)))
+    }
+}
+
+fn parse_bearer(value: Option<&header::HeaderValue>) -> Result<Bearer, ApiError> {
+    let value = value.and_then(|value| value.to_str().ok()).ok_or(ApiError::NotAuthenticated)?;
+    let (scheme, credentials) = value.trim().split_once(' ').ok_or(ApiError::NotAuthenticated)?;
+
+    let credentials = credentials.trim();
+    if !scheme.eq_ignore_ascii_case("bearer") || credentials.is_empty() {
+        return Err(ApiError::NotAuthenticated);
+    }
+
+    Ok(Bearer(PlainToken::from_client(credentials)))
+}
+
+/// The largest request body a route accepts, in bytes; set per scope with `app_data`.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimit(pub usize);
+
+/// Body limit for routes that do not set one: 64 KiB.
+pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
+
+/// A JSON request body, deserialized into `T`.
+///
+/// Unlike actix-web's `Json`, its errors name the offending field and map onto the API's
+/// statuses: 415 for a non-JSON content type, 413 over the limit, 400 for text that is not
+/// JSON and 422 for JSON of the wrong shape.
+#[derive(Debug)]
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limit = request.app_data::<BodyLimit>().map_or(DEFAULT_BODY_LIMIT, |limit| limit.0);
+        let content_type_ok = is_json_content_type(request.headers().get(header::CONTENT_TYPE));
+        let declared_length = request
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.parse::<u64>().ok());
+        let mut payload = payload.take();
+
+        Box::pin(async move {
+            if !content_type_ok {
+                return Err(ApiError::UnsupportedMediaType);
+            }
+            if declared_length.is_some_and(|length| length > limit as u64) {
+                return Err(ApiError::PayloadTooLarge { limit_bytes: limit });
+            }
+
+            let mut body = BytesMut::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|error| ApiError::MalformedBody(format!("Failed to read the request body: {error}")))?;
+                if body.len() + chunk.len() > limit {
+                    return Err(ApiError::PayloadTooLarge { limit_bytes: limit });
+                }
+                body.extend_from_slice(&chunk);
+            }
+
+            parse_json(&body).map(JsonBody)
+        })
+    }
+}
+
+/// Accepts `application/json`, any `+json` type, or no content type at all.
+fn is_json_content_type(value: Option<&header::HeaderValue>) -> bool {
+    let Some(value) = value else { return true };
+    let Ok(value) = value.to_str() else { return false };
+
+    let essence = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+pub(crate) fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::MalformedBody("Request body is empty; send a JSON object".to_string()));
+    }
+
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Data if path == "." => {
+                ApiError::Validation("Request body must be a JSON object".to_string())
+            }
+            serde_json::error::Category::Data => ApiError::Validation(format!("Invalid field '{path}': {inner}")),
+            _ => ApiError::MalformedBody(format!("Request body is not valid JSON: {inner}")),
+        }
+    })?;
+
+    deserializer
+        .end()
+        .map_err(|error| ApiError::MalformedBody(format!("Request body is not valid JSON: {error}")))?;
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::http::header::HeaderValue;
+    use serde::Deserialize;
+
+    fn bearer(value: &str) -> Result<Bearer, ApiError> {
+        parse_bearer(Some(&HeaderValue::from_str(value).unwrap()))
+    }
+
+    #[test]
+    fn bearer_scheme_is_case_insensitive() {
+        assert!(bearer("Bearer ses_x").is_ok());
+        assert!(bearer("bearer ses_x").is_ok());
+        assert!(bearer("BEARER   ses_x ").is_ok());
+    }
+
+    #[test]
+    fn bearer_rejects_other_schemes_and_blanks() {
+        assert!(matches!(parse_bearer(None), Err(ApiError::NotAuthenticated)));
+        assert!(matches!(bearer("Basic dXNlcjpwYXNz"), Err(ApiError::NotAuthenticated)));
+        assert!(matches!(bearer("Bearer"), Err(ApiError::NotAuthenticated)));
+        assert!(matches!(bearer("Bearer    "), Err(ApiError::NotAuthenticated)));
+        assert!(matches!(bearer("Bearerses_x"), Err(ApiError::NotAuthenticated)));
+    }
+
+    #[test]
+    fn malformed_token_is_invalid_not_missing() {
+        let parsed = bearer("Bearer not-a-token").unwrap();
+        assert!(matches!(parsed.digest(), Err(ApiError::InvalidToken)));
+    }
+
+    #[test]
+    fn content_types() {
+        assert!(is_json_content_type(None));
+        assert!(is_json_content_type(Some(&HeaderValue::from_static("application/json; charset=utf-8"))));
+        assert!(is_json_content_type(Some(&HeaderValue::from_static("application/merge-patch+json"))));
+        assert!(!is_json_content_type(Some(&HeaderValue::from_static("application/x-www-form-urlencoded"))));
+        assert!(!is_json_content_type(Some(&HeaderValue::from_static("text/plain"))));
+    }
+
+    #[derive(Debug, Deserialize)]
+    struct Sample {
+        #[allow(dead_code)]
+        name: Option<String>,
+    }
+
+    #[test]
+    fn json_errors_name_the_field() {
+        let error = parse_json::<Sample>(br#"{"name": 5}"#).unwrap_err();
+        assert!(matches!(&error, ApiError::Validation(m) if m.starts_with("Invalid field 'name'")), "{error:?}");
+        assert!(matches!(parse_json::<Sample>(b"[1]"), Err(ApiError::Validation(_))));
+        assert!(matches!(parse_json::<Sample>(b"{\"name\": "), Err(ApiError::MalformedBody(_))));
+        assert!(matches!(parse_json::<Sample>(b"  "), Err(ApiError::MalformedBody(_))));
+        assert!(matches!(parse_json::<Sample>(b"{} {}"), Err(ApiError::MalformedBody(_))));
+    }
+}

@@ -1,0 +1,130 @@
+//! Route table and the helpers that handlers share.
+
+mod health;
+mod ui;
+mod users;
+mod workspaces;
+
+use actix_web::{web, HttpResponse};
+use chrono::{DateTime, Duration, NaiveDateTime, Utc};
+use tracing::Instrument;
+
+use super::error::ApiError;
+use super::extract::{Bearer, BodyLimit};
+use super::middleware::record_user_id;
+use super::{blocking, AppState};
+use crate::store::models::Principal;
+use crate::store::{now, Access, StoreError, Tenant};
+
+/// Body limit of the workspace routes, whose configs can be large: 1 MiB.
+const WORKSPACE_BODY_LIMIT: usize = 1024 * 1024;
+
+/// A token's `last_used_at` is written at most this often, so reads stay reads.
+const LAST_USED_RESOLUTION: Duration = Duration::seconds(60);
+
+/// Longest title of a workspace or token, in characters.
+const MAX_TITLE_CHARS: usize = 255;
+
+pub fn configure(config: &mut web::ServiceConfig) {
+    config
+        .service(web::resource("/").route(web::get().to(ui::index)).default_service(web::to(method_not_allowed)))
+        .service(web::resource("/livez").route(web::get().to(health::livez)).default_service(web::to(method_not_allowed)))
+        .service(web::resource("/readyz").route(web::get().to(health::readyz)).default_service(web::to(method_not_allowed)))
+        .service(
+            web::resource("/api/users/create_token")
+                .route(web::post().to(users::create_token))
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(
+            web::resource("/api/users/revoke_token")
+                .route(web::post().to(users::revoke_token))
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(
+            web::scope("/api/workspaces")
+                .app_data(BodyLimit(WORKSPACE_BODY_LIMIT))
+                .service(
+                    web::resource("")
+                        .route(web::get().to(workspaces::list))
+                        .route(web::post().to(workspaces::create))
+                        .default_service(web::to(method_not_allowed)),
+                )
+                .service(
+                    web::resource("/{workspace_id}")
+                        .route(web::get().to(workspaces::get))
+                        .route(web::put().to(workspaces::update))
+                        .route(web::delete().to(workspaces::delete))
+                        .default_service(web::to(method_not_allowed)),
+                ),
+        )
+        .default_service(web::to(route_not_found));
+}
+
+async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::MethodNotAllowed)
+}
+
+async fn route_not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::RouteNotFound)
+}
+
+/// Authenticates the bearer token and runs `work` for its owner in one database transaction,
+/// then records the user on the request's log line and refreshes the token's `last_used_at`
+/// when it is older than a minute.
+pub(super) async fn as_token_owner<T: Send + 'static>(
+    state: &web::Data<AppState>,
+    bearer: &Bearer,
+    access: Access,
+    work: impl FnOnce(&mut Tenant<'_>, NaiveDateTime) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let digest = bearer.digest()?;
+    let store = state.store.clone();
+    let started = now();
+
+    let (principal, value) = blocking(move || store.with_token(&digest, started, access, |tenant| work(tenant, started))).await?;
+
+    record_user_id(&principal.user_id);
+    refresh_last_used(state, principal, started);
+    Ok(value)
+}
+
+fn refresh_last_used(state: &web::Data<AppState>, principal: Principal, now: NaiveDateTime) {
+    let fresh = principal.last_used_at.is_some_and(|last| now - last < LAST_USED_RESOLUTION);
+    if fresh {
+        return;
+    }
+
+    let store = state.store.clone();
+    let span = tracing::Span::current();
+    actix_web::rt::spawn(
+        async move {
+            // A failure is logged by the conversion to ApiError and costs only freshness.
+            let _ = blocking(move || {
+                store.with_user(&principal.user_id, Access::Write, |tenant| tenant.touch_token(&principal.token_id, now))
+            })
+            .await;
+        }
+        .instrument(span),
+    );
+}
+
+/// Checks a title: required characters after trimming, at most 255, no control characters.
+/// Returns the trimmed title.
+pub(super) fn validate_title(field: &str, value: &str) -> Result<String, ApiError> {
+    let title = value.trim();
+    if title.is_empty() {
+        return Err(ApiError::Validation(format!("{field} must not be empty")));
+    }
+    if title.chars().count() > MAX_TITLE_CHARS {
+        return Err(ApiError::Validation(format!("{field} must be at most {MAX_TITLE_CHARS} characters")));
+    }
+    if title.chars().any(char::is_control) {
+        return Err(ApiError::Validation(format!("{field} must not contain control characters")));
+    }
+    Ok(title.to_string())
+}
+
+/// Formats a stored UTC time as RFC 3339 with a `Z` suffix.
+pub(super) fn utc(time: NaiveDateTime) -> DateTime<Utc> {
+    DateTime::from_naive_utc_and_offset(time, Utc)
+}

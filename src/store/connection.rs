@@ -1,0 +1,185 @@
+//! Connections to either backend, the pool, and transactions.
+
+use std::time::Duration;
+
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::prelude::*;
+use diesel::r2d2::R2D2Connection;
+use diesel::{PgConnection, SqliteConnection};
+use url::Url;
+
+use super::StoreError;
+use crate::config::DatabaseTarget;
+
+/// A connection to SQLite or PostgreSQL. Queries written against the shared schema run on
+/// either; backend-specific SQL matches on the variant and stays inside `store`.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Sqlite(SqliteConnection),
+    Postgres(PgConnection),
+}
+
+/// How long SQLite waits for another writer before giving up, in milliseconds.
+const SQLITE_BUSY_TIMEOUT_MS: u32 = 10_000;
+
+/// Seconds libpq waits for a PostgreSQL server to accept a connection.
+const POSTGRES_CONNECT_TIMEOUT_SECS: u32 = 5;
+
+/// How long a request waits for a free pooled connection before the database counts as
+/// unavailable.
+const POOL_CHECKOUT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Opens connections for the r2d2 pool, configured for the backend.
+#[derive(Debug)]
+pub struct ConnectionManager {
+    target: DatabaseTarget,
+}
+
+impl ConnectionManager {
+    pub fn new(target: DatabaseTarget) -> Self {
+        ConnectionManager { target }
+    }
+
+    /// Opens one connection outside any pool, for commands such as `migrate`.
+    pub fn establish(target: &DatabaseTarget) -> Result<DbConnection, diesel::r2d2::Error> {
+        match target {
+            DatabaseTarget::Sqlite { path } => {
+                let path = path.to_str().ok_or_else(|| {
+                    diesel::r2d2::Error::ConnectionError(ConnectionError::BadConnection(
+                        "the SQLite path is not valid UTF-8".to_string(),
+                    ))
+                })?;
+                let mut connection = SqliteConnection::establish(path).map_err(diesel::r2d2::Error::ConnectionError)?;
+                configure_sqlite(&mut connection).map_err(diesel::r2d2::Error::QueryError)?;
+                Ok(DbConnection::Sqlite(connection))
+            }
+            DatabaseTarget::Postgres { url } => {
+                let connection =
+                    PgConnection::establish(&with_connect_timeout(url)).map_err(diesel::r2d2::Error::ConnectionError)?;
+                Ok(DbConnection::Postgres(connection))
+            }
+        }
+    }
+}
+
+impl r2d2::ManageConnection for ConnectionManager {
+    type Connection = DbConnection;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<DbConnection, Self::Error> {
+        ConnectionManager::establish(&self.target)
+    }
+
+    fn is_valid(&self, connection: &mut DbConnection) -> Result<(), Self::Error> {
+        connection.ping().map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, connection: &mut DbConnection) -> bool {
+        std::thread::panicking() || connection.is_broken()
+    }
+}
+
+/// Logs pool errors (failed connects) through tracing; the messages carry no password.
+#[derive(Debug)]
+struct PoolErrorLogger;
+
+impl r2d2::HandleError<diesel::r2d2::Error> for PoolErrorLogger {
+    fn handle_error(&self, error: diesel::r2d2::Error) {
+        tracing::warn!(%error, "database connection failed");
+    }
+}
+
+pub type Pool = r2d2::Pool<ConnectionManager>;
+pub type PooledConnection = r2d2::PooledConnection<ConnectionManager>;
+
+/// Builds a pool without connecting yet, so a server can start (and report not ready) while
+/// its database is down.
+pub fn build_pool(target: &DatabaseTarget, size: u32) -> Pool {
+    r2d2::Pool::builder()
+        .max_size(size)
+        .min_idle(Some(1))
+        .connection_timeout(POOL_CHECKOUT_TIMEOUT)
+        .error_handler(Box::new(PoolErrorLogger))
+        .build_unchecked(ConnectionManager::new(target.clone()))
+}
+
+/// Applies the per-connection SQLite settings: a busy timeout first (so the others can wait
+/// for a lock), write-ahead logging so readers never block the writer, and foreign keys,
+/// which SQLite leaves off unless every connection asks.
+fn configure_sqlite(connection: &mut SqliteConnection) -> QueryResult<()> {
+    connection.batch_execute(&format!(
+        "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS};
+         PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = NORMAL;
+         PRAGMA foreign_keys = ON;"
+    ))
+}
+
+/// Adds libpq's `connect_timeout` to a URL that sets none, so a server that is down makes
+/// requests fail in seconds rather than hang.
+fn with_connect_timeout(url: &str) -> String {
+    let Ok(mut parsed) = Url::parse(url) else { return url.to_string() };
+    if parsed.query_pairs().any(|(key, _)| key == "connect_timeout") {
+        return url.to_string();
+    }
+    parsed.query_pairs_mut().append_pair("connect_timeout", &POSTGRES_CONNECT_TIMEOUT_SECS.to_string());
+    parsed.to_string()
+}
+
+/// Whether a transaction only reads or also writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    Write,
+}
+
+/// Runs `body` in one transaction, committed when it returns `Ok` and rolled back otherwise.
+///
+/// On SQLite a writing transaction starts with `BEGIN IMMEDIATE`, which takes the write lock
+/// up front and so waits out the busy timeout. A deferred transaction that reads and then
+/// writes can instead fail at once with "database is locked" when another connection wrote
+/// in between.
+pub fn transaction<T>(
+    connection: &mut DbConnection,
+    access: Access,
+    body: impl FnOnce(&mut DbConnection) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let DbConnection::Sqlite(sqlite) = connection else {
+        return connection.transaction(body);
+    };
+    if access == Access::Read {
+        return connection.transaction(body);
+    }
+
+    AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
+
+    match body(connection) {
+        Ok(value) => {
+            <DbConnection as Connection>::TransactionManager::commit_transaction(connection)?;
+            Ok(value)
+        }
+        Err(error) => {
+            if let Err(rollback_error) = <DbConnection as Connection>::TransactionManager::rollback_transaction(connection) {
+                tracing::error!(error = %rollback_error, "rollback failed");
+            }
+            Err(error)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connect_timeout_added_once() {
+        assert_eq!(
+            with_connect_timeout("postgres://u@localhost/db"),
+            "postgres://u@localhost/db?connect_timeout=5"
+        );
+        assert_eq!(
+            with_connect_timeout("postgres://u@localhost/db?connect_timeout=1"),
+            "postgres://u@localhost/db?connect_timeout=1"
+        );
+    }
+}

@@ -1,0 +1,195 @@
+//! The repository: every read and write of users, tokens, workspaces and login attempts, on
+//! SQLite or PostgreSQL. Nothing outside this module builds SQL.
+//!
+//! Tenant data is reached through [`Tenant`], which exists only inside a transaction that
+//! already knows the user: queries filter by `user_id` on both backends, and on PostgreSQL
+//! the transaction also sets `app.current_user_id` so row-level security applies.
+
+mod connection;
+mod login_attempts;
+pub mod migrations;
+pub mod models;
+mod postgres;
+pub mod schema;
+mod tokens;
+mod users;
+mod workspaces;
+
+use chrono::{NaiveDateTime, SubsecRound, Utc};
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+
+pub use connection::{Access, DbConnection, PooledConnection};
+pub use tokens::IssuedToken;
+
+use crate::config::DatabaseTarget;
+use connection::{build_pool, transaction, ConnectionManager, Pool};
+use models::Principal;
+
+/// Errors of the repository. The HTTP layer maps each to one status; the CLI prints them.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No connection could be made or the connection dropped: worth retrying later.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("the database schema is not up to date ({0}); run `sesame migrate` with an owner account (SESAME_DATABASE_ADMIN_URL)")]
+    SchemaOutdated(String),
+    #[error("a migration failed: {0}")]
+    MigrationFailed(String),
+    /// The configuration would weaken isolation, such as a server role that bypasses
+    /// row-level security.
+    #[error("{0}")]
+    Misconfigured(String),
+    #[error("username already exists")]
+    UsernameTaken,
+    /// The token is unknown, revoked or expired.
+    #[error("invalid or revoked token")]
+    InvalidToken,
+    /// The row does not exist or belongs to another user.
+    #[error("not found")]
+    NotFound,
+    /// A stored value could not be read back, such as a config that is not a JSON object.
+    #[error("corrupt stored data: {0}")]
+    Corrupt(String),
+    #[error("database query failed: {0}")]
+    Query(DieselError),
+}
+
+impl From<DieselError> for StoreError {
+    fn from(error: DieselError) -> Self {
+        match &error {
+            DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand, info) => {
+                StoreError::Unavailable(info.message().to_string())
+            }
+            DieselError::BrokenTransactionManager => StoreError::Unavailable(error.to_string()),
+            _ => StoreError::Query(error),
+        }
+    }
+}
+
+impl From<r2d2::Error> for StoreError {
+    fn from(error: r2d2::Error) -> Self {
+        StoreError::Unavailable(error.to_string())
+    }
+}
+
+/// Which database a [`Store`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The repository, backed by a connection pool. Cloning is cheap and shares the pool.
+#[derive(Clone)]
+pub struct Store {
+    pool: Pool,
+    backend: Backend,
+}
+
+impl Store {
+    /// Opens the database the server and the admin commands use. A SQLite file is created if
+    /// needed and migrated; a PostgreSQL database must already be migrated by `sesame migrate`.
+    pub fn open(target: &DatabaseTarget, pool_size: u32) -> Result<Store, StoreError> {
+        let backend = match target {
+            DatabaseTarget::Sqlite { path } => {
+                migrations::check_sqlite_directory(path)?;
+                Backend::Sqlite
+            }
+            DatabaseTarget::Postgres { .. } => Backend::Postgres,
+        };
+        let store = Store { pool: build_pool(target, pool_size), backend };
+
+        let mut connection = store.connection()?;
+        match backend {
+            Backend::Sqlite => {
+                let applied = migrations::run_pending(&mut connection)?;
+                for version in &applied {
+                    tracing::info!(%version, "applied migration");
+                }
+            }
+            Backend::Postgres => {
+                migrations::ensure_current(&mut connection)?;
+                postgres::warn_if_rls_bypassed(&mut connection);
+            }
+        }
+
+        Ok(store)
+    }
+
+    /// Opens one connection for `sesame migrate`, outside any pool.
+    pub fn connect_once(target: &DatabaseTarget) -> Result<DbConnection, StoreError> {
+        if let DatabaseTarget::Sqlite { path } = target {
+            migrations::check_sqlite_directory(path)?;
+        }
+        ConnectionManager::establish(target).map_err(|error| StoreError::Unavailable(error.to_string()))
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Takes a connection from the pool, waiting a few seconds at most.
+    pub fn connection(&self) -> Result<PooledConnection, StoreError> {
+        Ok(self.pool.get()?)
+    }
+
+    /// Checks that the database answers a trivial query.
+    pub fn ping(&self) -> Result<(), StoreError> {
+        use diesel::r2d2::R2D2Connection;
+        let mut connection = self.connection()?;
+        connection.ping()?;
+        Ok(())
+    }
+
+    /// Authenticates a token and runs `body` for its owner, all in one transaction.
+    pub fn with_token<T>(
+        &self,
+        digest: &crate::auth::TokenDigest,
+        now: NaiveDateTime,
+        access: Access,
+        body: impl FnOnce(&mut Tenant<'_>) -> Result<T, StoreError>,
+    ) -> Result<(Principal, T), StoreError> {
+        let mut connection = self.connection()?;
+        transaction(&mut connection, access, |connection| {
+            let principal = tokens::authenticate(connection, digest, now)?;
+            let mut tenant = Tenant { connection, user_id: principal.user_id.clone() };
+            let value = body(&mut tenant)?;
+            Ok((principal, value))
+        })
+    }
+
+    /// Runs `body` for a user already identified (by password or by an admin command), in
+    /// one transaction.
+    pub fn with_user<T>(
+        &self,
+        user_id: &str,
+        access: Access,
+        body: impl FnOnce(&mut Tenant<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut connection = self.connection()?;
+        transaction(&mut connection, access, |connection| {
+            postgres::enter_tenant(connection, user_id)?;
+            let mut tenant = Tenant { connection, user_id: user_id.to_string() };
+            body(&mut tenant)
+        })
+    }
+}
+
+/// One user's view of the database inside a transaction. Every query it runs is limited to
+/// `user_id`.
+pub struct Tenant<'c> {
+    connection: &'c mut DbConnection,
+    user_id: String,
+}
+
+impl Tenant<'_> {
+    pub fn user_id(&self) -> &str {
+        &self.user_id
+    }
+}
+
+/// Returns the current time in UTC, truncated to microseconds so that both backends store and
+/// return the same value.
+pub fn now() -> NaiveDateTime {
+    Utc::now().naive_utc().trunc_subsecs(6)
+}
