@@ -4,6 +4,7 @@ mod create_user;
 mod migrate;
 mod revoke_tokens;
 mod run;
+mod tokens;
 
 use std::io::IsTerminal;
 
@@ -41,6 +42,8 @@ pub enum Command {
     RevokeTokens(revoke_tokens::Args),
     /// Apply database migrations; on PostgreSQL also create the restricted server role
     Migrate(migrate::Args),
+    /// Maintain tokens
+    Tokens(tokens::Args),
 }
 
 /// A mistake in how the command was called; it exits with status 2.
@@ -68,6 +71,7 @@ pub fn execute(cli: Cli) -> Result<(), anyhow::Error> {
         Command::Run(args) => run::run(args, &settings),
         Command::RevokeTokens(args) => revoke_tokens::run(args, &settings),
         Command::Migrate(args) => migrate::run(args, &settings),
+        Command::Tokens(args) => tokens::run(args, &settings),
     }
 }
 

@@ -4,7 +4,7 @@ use serde_json::json;
 use super::{print_json, read_stdin_line, UsageError};
 use crate::auth::{PlainToken, Username};
 use crate::config::Settings;
-use crate::store::{Access, Store, StoreError};
+use crate::store::{now, Access, Store, StoreError, TokenSelector};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -39,7 +39,8 @@ pub fn run(args: Args, settings: &Settings) -> Result<(), anyhow::Error> {
     };
 
     let digest = token.as_ref().map(PlainToken::digest);
-    let revoked = match store.with_user(&login.user_id, Access::Write, |tenant| tenant.revoke_tokens(digest.as_ref())) {
+    let selector = digest.as_ref().map_or(TokenSelector::All, TokenSelector::Digest);
+    let revoked = match store.with_user(&login.user_id, Access::Write, |tenant| tenant.revoke_tokens(selector, now())) {
         Ok(revoked) => revoked,
         Err(StoreError::NotFound) => {
             anyhow::bail!("the token does not belong to user '{}'; check the token and the username", username.as_str())

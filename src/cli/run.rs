@@ -1,11 +1,15 @@
 use std::io::Write;
 
 use anyhow::Context;
+use chrono::Duration;
 
 use crate::auth::PasswordHasher;
 use crate::config::Settings;
 use crate::http::{self, AppState};
-use crate::store::Store;
+use crate::store::{now, Store};
+
+/// How often the server prunes expired tokens and old login attempts.
+const PRUNE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60 * 60);
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -36,8 +40,32 @@ pub fn run(_args: Args, settings: &Settings) -> Result<(), anyhow::Error> {
     };
 
     let server = settings.server.clone();
-    actix_web::rt::System::new().block_on(http::serve(listener, state, &server, |url| {
-        println!("Open Sesame is running at {url}");
-        let _ = std::io::stdout().flush();
-    }))
+    let login_window = Duration::minutes(i64::from(settings.auth.rate_limit_window_minutes));
+    let store = state.store.clone();
+    actix_web::rt::System::new().block_on(async move {
+        actix_web::rt::spawn(prune_periodically(store, login_window));
+        http::serve(listener, state, &server, |url| {
+            println!("Open Sesame is running at {url}");
+            let _ = std::io::stdout().flush();
+        })
+        .await
+    })
+}
+
+/// Prunes expired and long-revoked tokens and old login attempts at start-up and then every
+/// [`PRUNE_INTERVAL`]. Expired tokens are rejected on use whether or not they were pruned.
+async fn prune_periodically(store: Store, login_window: Duration) {
+    let mut ticks = actix_web::rt::time::interval(PRUNE_INTERVAL);
+    loop {
+        ticks.tick().await;
+        let store = store.clone();
+        match actix_web::web::block(move || store.prune(now(), login_window)).await {
+            Ok(Ok(report)) if report.tokens + report.login_attempts > 0 => {
+                tracing::info!(tokens = report.tokens, login_attempts = report.login_attempts, "pruned old rows");
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "pruning failed; will retry at the next interval"),
+            Err(error) => tracing::error!(%error, "pruning task failed"),
+        }
+    }
 }

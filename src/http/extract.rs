@@ -71,35 +71,64 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let limit = request.app_data::<BodyLimit>().map_or(DEFAULT_BODY_LIMIT, |limit| limit.0);
-        let content_type_ok = is_json_content_type(request.headers().get(header::CONTENT_TYPE));
-        let declared_length = request
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.parse::<u64>().ok());
-        let mut payload = payload.take();
+        let body = read_body(request, payload);
+        Box::pin(async move { parse_json(&body.await?).map(JsonBody) })
+    }
+}
 
+/// A JSON request body that may be left out: an empty body gives `T::default()`. Otherwise
+/// it behaves like [`JsonBody`].
+#[derive(Debug)]
+pub struct OptionalJsonBody<T>(pub T);
+
+impl<T: DeserializeOwned + Default + 'static> FromRequest for OptionalJsonBody<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = read_body(request, payload);
         Box::pin(async move {
-            if !content_type_ok {
-                return Err(ApiError::UnsupportedMediaType);
+            let body = body.await?;
+            if body.iter().all(u8::is_ascii_whitespace) {
+                return Ok(OptionalJsonBody(T::default()));
             }
-            if declared_length.is_some_and(|length| length > limit as u64) {
-                return Err(ApiError::PayloadTooLarge { limit_bytes: limit });
-            }
-
-            let mut body = BytesMut::new();
-            while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|error| ApiError::MalformedBody(format!("Failed to read the request body: {error}")))?;
-                if body.len() + chunk.len() > limit {
-                    return Err(ApiError::PayloadTooLarge { limit_bytes: limit });
-                }
-                body.extend_from_slice(&chunk);
-            }
-
-            parse_json(&body).map(JsonBody)
+            parse_json(&body).map(OptionalJsonBody)
         })
     }
+}
+
+/// Reads the whole body, enforcing the content type and the route's [`BodyLimit`] (checked
+/// against `Content-Length` first, then while reading, for chunked bodies).
+fn read_body(request: &HttpRequest, payload: &mut Payload) -> LocalBoxFuture<'static, Result<BytesMut, ApiError>> {
+    let limit = request.app_data::<BodyLimit>().map_or(DEFAULT_BODY_LIMIT, |limit| limit.0);
+    let content_type_ok = is_json_content_type(request.headers().get(header::CONTENT_TYPE));
+    let declared_length = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    let mut payload = payload.take();
+
+    Box::pin(async move {
+        if declared_length.is_some_and(|length| length > limit as u64) {
+            return Err(ApiError::PayloadTooLarge { limit_bytes: limit });
+        }
+
+        let mut body = BytesMut::new();
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk.map_err(|error| ApiError::MalformedBody(format!("Failed to read the request body: {error}")))?;
+            if body.len() + chunk.len() > limit {
+                return Err(ApiError::PayloadTooLarge { limit_bytes: limit });
+            }
+            body.extend_from_slice(&chunk);
+        }
+
+        // An empty body needs no content type, so clients may leave out both.
+        if !content_type_ok && !body.is_empty() {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        Ok(body)
+    })
 }
 
 /// Accepts `application/json`, any `+json` type, or no content type at all.
@@ -114,6 +143,15 @@ fn is_json_content_type(value: Option<&header::HeaderValue>) -> bool {
 pub(crate) fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::MalformedBody("Request body is empty; send a JSON object".to_string()));
+    }
+
+    // serde's derived structs also accept a JSON array of the fields in declaration order,
+    // which would let `["alice", null, "password"]` log in. Only objects are accepted.
+    if body.iter().find(|byte| !byte.is_ascii_whitespace()) == Some(&b'[') {
+        return match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
+            Ok(_) => Err(ApiError::Validation("Request body must be a JSON object".to_string())),
+            Err(error) => Err(ApiError::MalformedBody(format!("Request body is not valid JSON: {error}"))),
+        };
     }
 
     let mut deserializer = serde_json::Deserializer::from_slice(body);
@@ -187,6 +225,9 @@ mod tests {
         let error = parse_json::<Sample>(br#"{"name": 5}"#).unwrap_err();
         assert!(matches!(&error, ApiError::Validation(m) if m.starts_with("Invalid field 'name'")), "{error:?}");
         assert!(matches!(parse_json::<Sample>(b"[1]"), Err(ApiError::Validation(_))));
+        assert!(matches!(parse_json::<Sample>(b" [\"alice\"]"), Err(ApiError::Validation(m)) if m == "Request body must be a JSON object"));
+        assert!(matches!(parse_json::<Sample>(b"[]"), Err(ApiError::Validation(_))));
+        assert!(matches!(parse_json::<Sample>(b"[1,"), Err(ApiError::MalformedBody(_))));
         assert!(matches!(parse_json::<Sample>(b"{\"name\": "), Err(ApiError::MalformedBody(_))));
         assert!(matches!(parse_json::<Sample>(b"  "), Err(ApiError::MalformedBody(_))));
         assert!(matches!(parse_json::<Sample>(b"{} {}"), Err(ApiError::MalformedBody(_))));

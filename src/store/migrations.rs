@@ -103,8 +103,8 @@ struct ExistingRole {
 
 /// Creates (or updates) the restricted login role the server connects as and grants it
 /// exactly what the server needs: rows of the tenant tables (still filtered by row-level
-/// security), the login-attempt table, the two lookup functions and read access to the
-/// migration table. The role is never a superuser, never BYPASSRLS and never the owner.
+/// security), the login-attempt table, the lookup and prune functions and read access to the
+/// migration table. Running it again after an upgrade grants what new migrations added. The role is never a superuser, never BYPASSRLS and never the owner.
 pub fn provision_app_role(pg: &mut PgConnection, role: &str, password: Option<&SecretString>) -> Result<RoleOutcome, StoreError> {
     pg.transaction(|pg| {
         let existing: Option<ExistingRole> = diesel::sql_query(
@@ -146,6 +146,7 @@ pub fn provision_app_role(pg: &mut PgConnection, role: &str, password: Option<&S
             "GRANT SELECT, INSERT, DELETE ON login_attempts TO %I",
             "GRANT SELECT ON __diesel_schema_migrations TO %I",
             "GRANT EXECUTE ON FUNCTION sesame_find_token(text), sesame_find_login(text) TO %I",
+            "GRANT EXECUTE ON FUNCTION sesame_prune(timestamp, timestamp, timestamp) TO %I",
         ];
         for grant in grants {
             if grant.contains("DATABASE") {

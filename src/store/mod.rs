@@ -19,7 +19,7 @@ use chrono::{NaiveDateTime, SubsecRound, Utc};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 pub use connection::{Access, DbConnection, PooledConnection};
-pub use tokens::IssuedToken;
+pub use tokens::{IssuedToken, PruneReport, TokenSelector, REVOKED_TOKEN_RETENTION};
 
 use crate::config::DatabaseTarget;
 use connection::{build_pool, transaction, ConnectionManager, Pool};

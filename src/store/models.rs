@@ -55,6 +55,7 @@ pub struct TokenRow {
     pub expires_at: NaiveDateTime,
     pub revoked: bool,
     pub last_used_at: Option<NaiveDateTime>,
+    pub revoked_at: Option<NaiveDateTime>,
 }
 
 /// A token as its owner may see it: everything but the digest.

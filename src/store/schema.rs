@@ -23,6 +23,7 @@ diesel::table! {
         expires_at -> Timestamp,
         revoked -> Bool,
         last_used_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
     }
 }
 

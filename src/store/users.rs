@@ -5,7 +5,8 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use super::connection::transaction;
 use super::models::{LoginRecord, User, UserRow};
 use super::schema::users;
-use super::{postgres, Access, DbConnection, Store, StoreError};
+use super::schema::tokens;
+use super::{postgres, Access, DbConnection, Store, StoreError, Tenant};
 use crate::auth::{generate_user_id, Username};
 
 impl Store {
@@ -54,4 +55,28 @@ fn find_login(connection: &mut DbConnection, username_key: &str) -> Result<Optio
         .first::<(String, String)>(connection)
         .optional()?;
     Ok(row.map(|(user_id, password_hash)| LoginRecord { user_id, password_hash }))
+}
+
+impl Tenant<'_> {
+    /// Replaces this user's password hash and, unless `keep_tokens`, revokes every token, so a
+    /// leaked password stops granting access along with the tokens minted with it. Returns
+    /// how many tokens were revoked.
+    pub fn set_password(&mut self, password_hash: String, now: NaiveDateTime, keep_tokens: bool) -> Result<usize, StoreError> {
+        let updated = diesel::update(users::table.filter(users::user_id.eq(&self.user_id)))
+            .set((users::password_hash.eq(password_hash), users::updated_at.eq(now)))
+            .execute(self.connection)?;
+        if updated == 0 {
+            return Err(StoreError::NotFound);
+        }
+        if keep_tokens {
+            return Ok(0);
+        }
+
+        let revoked = diesel::update(
+            tokens::table.filter(tokens::user_id.eq(&self.user_id)).filter(tokens::revoked.eq(false)),
+        )
+        .set((tokens::revoked.eq(true), tokens::revoked_at.eq(now)))
+        .execute(self.connection)?;
+        Ok(revoked)
+    }
 }

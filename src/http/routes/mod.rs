@@ -1,6 +1,7 @@
 //! Route table and the helpers that handlers share.
 
 mod health;
+mod tokens;
 mod ui;
 mod users;
 mod workspaces;
@@ -33,6 +34,22 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(
             web::resource("/api/users/create_token")
                 .route(web::post().to(users::create_token))
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(
+            web::resource("/api/auth/login")
+                .route(web::post().to(users::create_token))
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(web::resource("/api/tokens").route(web::get().to(tokens::list)).default_service(web::to(method_not_allowed)))
+        .service(
+            web::resource("/api/tokens/token")
+                .route(web::post().to(tokens::create))
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(
+            web::resource("/api/tokens/revoke")
+                .route(web::post().to(tokens::revoke))
                 .default_service(web::to(method_not_allowed)),
         )
         .service(

@@ -12,7 +12,7 @@ use crate::http::error::ApiError;
 use crate::http::extract::JsonBody;
 use crate::http::middleware::record_user_id;
 use crate::http::{blocking, AppState};
-use crate::store::{now, Access};
+use crate::store::{now, Access, TokenSelector};
 
 /// `{"username", "password"}`; `email` is accepted in place of `username`.
 #[derive(Debug, Deserialize)]
@@ -65,7 +65,8 @@ fn parse_credentials(
     Ok((username, password))
 }
 
-/// `POST /api/users/create_token`: verifies the password and mints a new token, shown once.
+/// `POST /api/users/create_token` and `POST /api/auth/login`: verifies the password and mints
+/// a new token, shown once.
 pub async fn create_token(state: web::Data<AppState>, body: JsonBody<CreateTokenRequest>) -> Result<HttpResponse, ApiError> {
     let request = body.0;
     let (username, password) = parse_credentials("", request.username, request.email, request.password)?;
@@ -112,11 +113,13 @@ pub async fn revoke_token(state: web::Data<AppState>, body: JsonBody<RevokeToken
     let single = token.is_some();
     let (user_id, revoked) = blocking(move || {
         let state = state_for_work;
-        let user_id = verify_login(&state.store, &state.hasher, &state.auth, &username, &password, now())?;
+        let started = now();
+        let user_id = verify_login(&state.store, &state.hasher, &state.auth, &username, &password, started)?;
         let digest = token.map(|token| token.digest());
+        let selector = digest.as_ref().map_or(TokenSelector::All, TokenSelector::Digest);
         let revoked = state
             .store
-            .with_user(&user_id, Access::Write, |tenant| tenant.revoke_tokens(digest.as_ref()))
+            .with_user(&user_id, Access::Write, |tenant| tenant.revoke_tokens(selector, started))
             .map_err(|error| match error {
                 crate::store::StoreError::NotFound => ApiError::NotFound("Token not found"),
                 other => ApiError::from(other),
