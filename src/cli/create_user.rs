@@ -14,8 +14,8 @@ pub struct Args {
     #[arg(long, visible_alias = "email", value_name = "NAME")]
     username: Option<String>,
 
-    /// Read the password from the first line of standard input instead of prompting (for
-    /// scripts); requires --username
+    /// Read the password (8 to 1024 bytes) from the first line of standard input instead of
+    /// prompting (for scripts); requires --username
     #[arg(long)]
     password_stdin: bool,
 

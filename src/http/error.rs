@@ -102,8 +102,14 @@ impl From<StoreError> for ApiError {
 impl From<LoginError> for ApiError {
     fn from(error: LoginError) -> Self {
         match error {
-            LoginError::InvalidCredentials => ApiError::InvalidCredentials,
-            LoginError::RateLimited { retry_after_secs } => ApiError::RateLimited { retry_after_secs },
+            LoginError::InvalidCredentials => {
+                tracing::info!("login failed: invalid username or password");
+                ApiError::InvalidCredentials
+            }
+            LoginError::RateLimited { retry_after_secs } => {
+                tracing::warn!(retry_after_secs, "login rejected: too many failed attempts for one username");
+                ApiError::RateLimited { retry_after_secs }
+            }
             LoginError::Store(error) => ApiError::from(error),
         }
     }

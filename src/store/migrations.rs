@@ -19,16 +19,33 @@ pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migration
 /// Arbitrary key of the advisory lock that keeps two `sesame migrate` runs from interleaving.
 const MIGRATION_LOCK_KEY: i64 = 0x5e5a_3e00;
 
-/// Fails with a clear message when the SQLite file's directory does not exist, which SQLite
-/// itself reports only as "unable to open database file".
-pub(super) fn check_sqlite_directory(path: &Path) -> Result<(), StoreError> {
+/// Prepares the SQLite file before SQLite opens it: fails with a clear message when its
+/// directory does not exist (SQLite only says "unable to open database file"), and creates a
+/// new file readable by its owner alone, because it holds password hashes. SQLite gives the
+/// `-wal` and `-shm` files the same permissions.
+pub(super) fn prepare_sqlite_file(path: &Path) -> Result<(), StoreError> {
     let parent = path.parent().filter(|parent| !parent.as_os_str().is_empty());
-    match parent {
-        Some(parent) if !parent.is_dir() => Err(StoreError::Unavailable(format!(
-            "directory {} for the SQLite database does not exist; create it or choose another path",
-            parent.display()
-        ))),
-        _ => Ok(()),
+    if let Some(parent) = parent {
+        if !parent.is_dir() {
+            return Err(StoreError::Unavailable(format!(
+                "directory {} for the SQLite database does not exist; create it or choose another path",
+                parent.display()
+            )));
+        }
+    }
+
+    if path.exists() {
+        return Ok(());
+    }
+
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(error) => Err(StoreError::Unavailable(format!("failed to create {}: {error}", path.display()))),
     }
 }
 

@@ -92,7 +92,7 @@ impl Store {
     pub fn open(target: &DatabaseTarget, pool_size: u32) -> Result<Store, StoreError> {
         let backend = match target {
             DatabaseTarget::Sqlite { path } => {
-                migrations::check_sqlite_directory(path)?;
+                migrations::prepare_sqlite_file(path)?;
                 Backend::Sqlite
             }
             DatabaseTarget::Postgres { .. } => Backend::Postgres,
@@ -119,7 +119,7 @@ impl Store {
     /// Opens one connection for `sesame migrate`, outside any pool.
     pub fn connect_once(target: &DatabaseTarget) -> Result<DbConnection, StoreError> {
         if let DatabaseTarget::Sqlite { path } = target {
-            migrations::check_sqlite_directory(path)?;
+            migrations::prepare_sqlite_file(path)?;
         }
         ConnectionManager::establish(target).map_err(|error| StoreError::Unavailable(error.to_string()))
     }
