@@ -37,7 +37,7 @@ impl ConfigError {
     }
 }
 
-/// Where the data lives, chosen by the scheme of `SESAME_DATABASE_URL`.
+/// The database location, chosen by the scheme of `SESAME_DATABASE_URL`.
 #[derive(Clone, PartialEq, Eq)]
 pub enum DatabaseTarget {
     /// An embedded SQLite file, created on first use.
@@ -179,7 +179,7 @@ pub struct Overrides {
     pub port: Option<u16>,
 }
 
-/// The longest token lifetime accepted: 100 years, in minutes.
+/// Maximum token lifetime: 100 years, in minutes.
 const MAX_TOKEN_EXPIRY_MINUTES: u32 = 100 * 365 * 24 * 60;
 
 impl Settings {

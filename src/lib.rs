@@ -1,6 +1,6 @@
 //! sesame: the authentication and workspace backend of Open Sesame.
 //!
-//! `cli` holds one module per command, `http` the API server, `store` the diesel repository
+//! `cli` contains one module per command, `http` the API server, `store` the diesel repository
 //! for SQLite and PostgreSQL, and `auth` passwords, tokens and the login rate limit.
 
 pub mod auth;

@@ -7,7 +7,7 @@ use rand::rngs::OsRng;
 
 /// Shortest password accepted for a new account, in bytes.
 pub const MIN_PASSWORD_BYTES: usize = 8;
-/// Longest password accepted, in bytes; it bounds the work a login can cause.
+/// Maximum password length, in bytes, which bounds the work a login can cause.
 pub const MAX_PASSWORD_BYTES: usize = 1024;
 
 /// Argon2id memory cost in KiB, iterations and lanes: the OWASP minimum (19 MiB, t=2, p=1).

@@ -61,7 +61,7 @@ impl fmt::Debug for PlainToken {
     }
 }
 
-/// The hex SHA-256 of a token: the only form stored. A stolen database holds no usable token,
+/// The hex SHA-256 of a token: the only form stored. A stolen database contains no usable token,
 /// and because tokens carry 256 random bits a fast hash is enough (no salt or stretching).
 #[derive(Clone, PartialEq, Eq)]
 pub struct TokenDigest(String);

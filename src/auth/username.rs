@@ -1,6 +1,6 @@
 use sha2::{Digest, Sha256};
 
-/// Longest username accepted, in characters, after trimming.
+/// Maximum username length, in characters, after trimming.
 pub const MAX_USERNAME_CHARS: usize = 255;
 
 /// A validated username.

@@ -61,7 +61,7 @@ pub fn execute(cli: Cli) -> Result<(), anyhow::Error> {
     let settings = Settings::load(&overrides)?;
 
     // The server logs every request; the admin commands keep stderr for warnings and errors
-    // unless SESAME_LOG asks for more.
+    // unless SESAME_LOG sets a more verbose filter.
     let default_filter = if matches!(cli.command, Command::Run(_)) { "info" } else { "warn" };
     crate::telemetry::init(settings.log_filter.as_deref(), default_filter)
         .map_err(|error| UsageError(error.to_string()))?;

@@ -12,7 +12,7 @@ use tracing::Instrument;
 
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
-/// Longest client-supplied request id that is kept; longer ones are replaced.
+/// Maximum length of a client-supplied request id that is kept; longer ones are replaced.
 const MAX_REQUEST_ID_LENGTH: usize = 128;
 
 /// Longest path written to the log, in bytes, so a huge URL cannot flood it.
@@ -71,7 +71,7 @@ pub fn record_user_id(user_id: &str) {
     tracing::Span::current().record("user_id", tracing::field::display(user_id));
 }
 
-/// A request id from a client is kept when it is short and printable ASCII without spaces.
+/// Accepts a client's request id when it is short and printable ASCII without spaces.
 fn is_acceptable_request_id(value: &str) -> bool {
     !value.is_empty() && value.len() <= MAX_REQUEST_ID_LENGTH && value.bytes().all(|b| b.is_ascii_graphic())
 }

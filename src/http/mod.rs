@@ -21,7 +21,7 @@ use crate::store::Store;
 /// Seconds `run` waits for requests in flight after SIGINT or SIGTERM.
 const SHUTDOWN_GRACE_SECS: u64 = 30;
 
-/// What every handler shares.
+/// State shared by every handler.
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,

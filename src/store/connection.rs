@@ -105,7 +105,7 @@ pub fn build_pool(target: &DatabaseTarget, size: u32) -> Pool {
 
 /// Applies the per-connection SQLite settings: a busy timeout first (so the others can wait
 /// for a lock), write-ahead logging so readers never block the writer, and foreign keys,
-/// which SQLite leaves off unless every connection asks.
+/// which SQLite leaves off unless each connection enables them.
 fn configure_sqlite(connection: &mut SqliteConnection) -> QueryResult<()> {
     connection.batch_execute(&format!(
         "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS};

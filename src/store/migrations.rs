@@ -20,7 +20,7 @@ pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migration
 const MIGRATION_LOCK_KEY: i64 = 0x5e5a_3e00;
 
 /// Prepares the SQLite file before SQLite opens it: fails with a clear message when its
-/// directory does not exist (SQLite only says "unable to open database file"), and creates a
+/// directory does not exist (SQLite reports only "unable to open database file"), and creates a
 /// new file readable by its owner alone, because it holds password hashes. SQLite gives the
 /// `-wal` and `-shm` files the same permissions.
 pub(super) fn prepare_sqlite_file(path: &Path) -> Result<(), StoreError> {
@@ -95,7 +95,7 @@ pub(super) fn ensure_current(connection: &mut DbConnection) -> Result<(), StoreE
     }
 }
 
-/// What [`provision_app_role`] did to the restricted role.
+/// The change [`provision_app_role`] made to the restricted role.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RoleOutcome {
     Created,
@@ -118,10 +118,10 @@ struct ExistingRole {
     is_current: bool,
 }
 
-/// Creates (or updates) the restricted login role the server connects as and grants it
-/// exactly what the server needs: rows of the tenant tables (still filtered by row-level
-/// security), the login-attempt table, the lookup and prune functions and read access to the
-/// migration table. Running it again after an upgrade grants what new migrations added. The role is never a superuser, never BYPASSRLS and never the owner.
+/// Creates (or updates) the restricted login role the server connects as. It grants exactly
+/// what the server needs: rows of the tenant tables (still filtered by row-level security),
+/// the login-attempt table, the lookup and prune functions, and read access to the migration
+/// table. Running it again after an upgrade grants what new migrations added. The role is never a superuser, never BYPASSRLS and never the owner.
 pub fn provision_app_role(pg: &mut PgConnection, role: &str, password: Option<&SecretString>) -> Result<RoleOutcome, StoreError> {
     pg.transaction(|pg| {
         let existing: Option<ExistingRole> = diesel::sql_query(

@@ -1,8 +1,8 @@
 //! The repository: every read and write of users, tokens, workspaces and login attempts, on
 //! SQLite or PostgreSQL. Nothing outside this module builds SQL.
 //!
-//! Tenant data is reached through [`Tenant`], which exists only inside a transaction that
-//! already knows the user: queries filter by `user_id` on both backends, and on PostgreSQL
+//! Tenant data is reached through [`Tenant`], which exists only inside a transaction that has
+//! already identified the user: queries filter by `user_id` on both backends, and on PostgreSQL
 //! the transaction also sets `app.current_user_id` so row-level security applies.
 
 mod connection;
@@ -72,7 +72,7 @@ impl From<r2d2::Error> for StoreError {
     }
 }
 
-/// Which database a [`Store`] talks to.
+/// The database engine behind a [`Store`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
@@ -133,7 +133,7 @@ impl Store {
         Ok(self.pool.get()?)
     }
 
-    /// Checks that the database answers a trivial query.
+    /// Runs a trivial query to check that the database responds.
     pub fn ping(&self) -> Result<(), StoreError> {
         use diesel::r2d2::R2D2Connection;
         let mut connection = self.connection()?;

@@ -31,7 +31,7 @@ pub struct User {
     pub created_at: NaiveDateTime,
 }
 
-/// What a login needs to verify a password.
+/// The user id and password hash a login verifies against.
 #[derive(Clone)]
 pub struct LoginRecord {
     pub user_id: String,

@@ -9,7 +9,7 @@ use crate::auth::TokenDigest;
 /// How long a revoked token stays listed (as revoked) before pruning deletes it.
 pub const REVOKED_TOKEN_RETENTION: Duration = Duration::days(30);
 
-/// Which of a user's tokens to revoke.
+/// A selection of a user's tokens to revoke.
 #[derive(Debug, Clone, Copy)]
 pub enum TokenSelector<'a> {
     All,

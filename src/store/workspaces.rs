@@ -53,8 +53,8 @@ impl Tenant<'_> {
             .ok_or(StoreError::NotFound)
     }
 
-    /// Applies `changes`: a new title replaces the old, and config keys are merged one level
-    /// deep (a key in the change replaces the stored key; other stored keys stay).
+    /// Applies `changes`. A new title replaces the old one. Config keys merge one level deep,
+    /// so a key in the change replaces the stored key and other stored keys stay.
     pub fn update_workspace(&mut self, workspace_id: &str, changes: WorkspaceChanges, now: NaiveDateTime) -> Result<WorkspaceRow, StoreError> {
         let mut row = self.find_workspace(workspace_id)?;
 

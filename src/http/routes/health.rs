@@ -8,7 +8,7 @@ pub async fn livez() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "ok" }))
 }
 
-/// Reports whether the database answers; 503 when it does not.
+/// Reports whether the database responds, with 503 when it does not.
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let store = state.store.clone();
     blocking(move || store.ping()).await?;

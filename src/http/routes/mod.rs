@@ -23,7 +23,7 @@ const WORKSPACE_BODY_LIMIT: usize = 1024 * 1024;
 /// A token's `last_used_at` is written at most this often, so reads stay reads.
 const LAST_USED_RESOLUTION: Duration = Duration::seconds(60);
 
-/// Longest title of a workspace or token, in characters.
+/// Maximum title length of a workspace or token, in characters.
 const MAX_TITLE_CHARS: usize = 255;
 
 pub fn configure(config: &mut web::ServiceConfig) {

@@ -133,7 +133,7 @@ pub async fn revoke(
     Ok(HttpResponse::Ok().json(json!({ "success": true, "message": message, "revoked": revoked })))
 }
 
-/// What `revoke` was asked to revoke, owned so it can move to the blocking pool.
+/// The tokens a `revoke` request selects, owned so the selection can move to the blocking pool.
 enum Target {
     All,
     Digest(crate::auth::TokenDigest),

@@ -3,7 +3,7 @@ use actix_web::{web, HttpResponse};
 
 use crate::http::{ApiError, AppState};
 
-/// A plain landing page at `/`. `SESAME_SHOW_WEB_UI=0` turns it off (404).
+/// Serves a plain landing page at `/`, or 404 when `SESAME_SHOW_WEB_UI=0`.
 // TODO: replace with the interactive sign-in page (create, copy and revoke tokens).
 pub async fn index(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     if !state.show_web_ui {
