@@ -11,29 +11,23 @@ use url::Url;
 
 /// A setting that could not be parsed; the message names the variable and the value.
 #[derive(Debug, thiserror::Error)]
-#[error("invalid {variable} {shown}: {expected}")]
+#[error("{message}")]
 pub struct ConfigError {
-    variable: String,
-    shown: String,
-    expected: String,
+    message: String,
 }
 
 impl ConfigError {
     fn new(variable: &str, value: &str, expected: impl Into<String>) -> Self {
-        ConfigError {
-            variable: variable.to_string(),
-            shown: format!("'{value}'"),
-            expected: expected.into(),
-        }
+        ConfigError { message: format!("invalid {variable} '{value}': {}", expected.into()) }
     }
 
     /// Builds an error for a secret-bearing value, which is never echoed back.
     fn redacted(variable: &str, expected: impl Into<String>) -> Self {
-        ConfigError {
-            variable: variable.to_string(),
-            shown: "(value hidden)".to_string(),
-            expected: expected.into(),
-        }
+        ConfigError { message: format!("invalid {variable} (value hidden): {}", expected.into()) }
+    }
+
+    fn dotenv(path: &Path, problem: impl fmt::Display) -> Self {
+        ConfigError { message: format!("failed to read {}: {problem}; fix the line or remove the file", path.display()) }
     }
 }
 
@@ -180,7 +174,7 @@ pub struct Overrides {
 }
 
 /// Maximum token lifetime: 100 years, in minutes.
-const MAX_TOKEN_EXPIRY_MINUTES: u32 = 100 * 365 * 24 * 60;
+pub const MAX_TOKEN_EXPIRY_MINUTES: u32 = 100 * 365 * 24 * 60;
 
 impl Settings {
     /// Loads settings from `.env` in the working directory (a missing file is fine), the
@@ -245,19 +239,17 @@ impl Settings {
     }
 }
 
-fn read_dotenv(path: &Path) -> Result<HashMap<String, String>, anyhow::Error> {
+fn read_dotenv(path: &Path) -> Result<HashMap<String, String>, ConfigError> {
     let mut variables = HashMap::new();
 
     let iter = match dotenvy::from_path_iter(path) {
         Ok(iter) => iter,
         Err(error) if error.not_found() => return Ok(variables),
-        Err(error) => return Err(anyhow::anyhow!("failed to read {}: {error}", path.display())),
+        Err(error) => return Err(ConfigError::dotenv(path, error)),
     };
 
     for item in iter {
-        let (name, value) = item.map_err(|error| {
-            anyhow::anyhow!("failed to parse {}: {error}; fix the line or remove the file", path.display())
-        })?;
+        let (name, value) = item.map_err(|error| ConfigError::dotenv(path, error))?;
         if name.starts_with("SESAME_") {
             variables.insert(name, value);
         }

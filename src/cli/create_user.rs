@@ -1,9 +1,10 @@
 use anyhow::Context;
 use serde_json::json;
 
+use super::prompt::{prompt_new_password, read_password_from_stdin};
 use super::{print_json, read_stdin_line, stdin_is_terminal, UsageError};
 use crate::auth::password::hash_password;
-use crate::auth::{Password, Username};
+use crate::auth::Username;
 use crate::config::Settings;
 use crate::store::{now, Store, StoreError};
 
@@ -72,30 +73,4 @@ fn prompt_username() -> Result<String, anyhow::Error> {
     }
     eprint!("Username: ");
     read_stdin_line("the username")
-}
-
-fn read_password_from_stdin() -> Result<Password, anyhow::Error> {
-    let line = read_stdin_line("the password")?;
-    if line.is_empty() {
-        return Err(UsageError("standard input is empty; send the password as its first line".to_string()).into());
-    }
-    Password::new(line).map_err(|error| UsageError(format!("invalid password: {error}")).into())
-}
-
-fn prompt_new_password() -> Result<Password, anyhow::Error> {
-    let first = rpassword::prompt_password("Password: ").map_err(|error| {
-        UsageError(format!(
-            "failed to read the password from the terminal ({error}); use --password-stdin in scripts"
-        ))
-    })?;
-    let password = Password::new(first).map_err(|error| UsageError(format!("invalid password: {error}")))?;
-
-    let second = rpassword::prompt_password("Repeat password: ")
-        .map_err(|error| anyhow::anyhow!("failed to read the password from the terminal: {error}"))?;
-    let confirmation = Password::for_login(second).map_err(|_| anyhow::anyhow!("the passwords do not match; try again"))?;
-
-    if !password.matches(&confirmation) {
-        anyhow::bail!("the passwords do not match; try again");
-    }
-    Ok(password)
 }

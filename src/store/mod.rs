@@ -5,6 +5,7 @@
 //! already identified the user: queries filter by `user_id` on both backends, and on PostgreSQL
 //! the transaction also sets `app.current_user_id` so row-level security applies.
 
+pub mod admin;
 mod connection;
 mod login_attempts;
 pub mod migrations;
@@ -18,6 +19,7 @@ mod workspaces;
 use chrono::{NaiveDateTime, SubsecRound, Utc};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
+pub use admin::{AdminStore, BatchOutcome, NewUser, OnConflict, UserFootprint, UserSummary};
 pub use connection::{Access, DbConnection, PooledConnection};
 pub use tokens::{IssuedToken, PruneReport, TokenSelector, REVOKED_TOKEN_RETENTION};
 
@@ -79,10 +81,18 @@ pub enum Backend {
     Postgres,
 }
 
-/// The repository, backed by a connection pool. Cloning is cheap and shares the pool.
+/// Connections a SQLite store keeps for writing. SQLite admits one writer at a time, so a
+/// small separate pool lets writers queue for it without taking the connections that reads
+/// need.
+const SQLITE_WRITER_POOL_SIZE: u32 = 2;
+
+/// The repository, backed by connection pools. Cloning is cheap and shares the pools.
 #[derive(Clone)]
 pub struct Store {
-    pool: Pool,
+    /// Connections for reads (and, on PostgreSQL, for everything).
+    readers: Pool,
+    /// Connections for writes: a separate small pool on SQLite, the same pool on PostgreSQL.
+    writers: Pool,
     backend: Backend,
 }
 
@@ -97,7 +107,12 @@ impl Store {
             }
             DatabaseTarget::Postgres { .. } => Backend::Postgres,
         };
-        let store = Store { pool: build_pool(target, pool_size), backend };
+        let readers = build_pool(target, pool_size);
+        let writers = match backend {
+            Backend::Sqlite => build_pool(target, SQLITE_WRITER_POOL_SIZE),
+            Backend::Postgres => readers.clone(),
+        };
+        let store = Store { readers, writers, backend };
 
         let mut connection = store.connection()?;
         match backend {
@@ -128,15 +143,27 @@ impl Store {
         self.backend
     }
 
-    /// Takes a connection from the pool, waiting a few seconds at most.
+    /// Takes a connection that may write, waiting a few seconds at most.
     pub fn connection(&self) -> Result<PooledConnection, StoreError> {
-        Ok(self.pool.get()?)
+        Ok(self.writers.get()?)
+    }
+
+    /// Takes a connection for reading only, waiting a few seconds at most.
+    pub fn read_connection(&self) -> Result<PooledConnection, StoreError> {
+        Ok(self.readers.get()?)
+    }
+
+    fn connection_for(&self, access: Access) -> Result<PooledConnection, StoreError> {
+        match access {
+            Access::Read => self.read_connection(),
+            Access::Write => self.connection(),
+        }
     }
 
     /// Runs a trivial query to check that the database responds.
     pub fn ping(&self) -> Result<(), StoreError> {
         use diesel::r2d2::R2D2Connection;
-        let mut connection = self.connection()?;
+        let mut connection = self.read_connection()?;
         connection.ping()?;
         Ok(())
     }
@@ -149,7 +176,7 @@ impl Store {
         access: Access,
         body: impl FnOnce(&mut Tenant<'_>) -> Result<T, StoreError>,
     ) -> Result<(Principal, T), StoreError> {
-        let mut connection = self.connection()?;
+        let mut connection = self.connection_for(access)?;
         transaction(&mut connection, access, |connection| {
             let principal = tokens::authenticate(connection, digest, now)?;
             let mut tenant = Tenant { connection, user_id: principal.user_id.clone() };
@@ -166,7 +193,7 @@ impl Store {
         access: Access,
         body: impl FnOnce(&mut Tenant<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let mut connection = self.connection()?;
+        let mut connection = self.connection_for(access)?;
         transaction(&mut connection, access, |connection| {
             postgres::enter_tenant(connection, user_id)?;
             let mut tenant = Tenant { connection, user_id: user_id.to_string() };

@@ -84,22 +84,27 @@ struct RoleRights {
     owns_tables: bool,
 }
 
-/// Logs a warning when the server's role escapes row-level security (a superuser, a role
-/// with BYPASSRLS, or the tables' owner), which leaves isolation to the application's own
-/// filters alone.
-pub(super) fn warn_if_rls_bypassed(connection: &mut DbConnection) {
-    let DbConnection::Postgres(pg) = connection else { return };
-
-    let rights: QueryResult<RoleRights> = diesel::sql_query(
+/// Reads whether the connected role escapes row-level security: a superuser or BYPASSRLS
+/// role, or the tables' owner (and its members), which the `owner_access` policies let see
+/// every row.
+fn role_rights(pg: &mut PgConnection) -> QueryResult<RoleRights> {
+    diesel::sql_query(
         "SELECT current_user::text AS role,
                 (r.rolsuper OR r.rolbypassrls) AS bypasses,
                 pg_has_role(current_user, c.relowner, 'USAGE') AS owns_tables
          FROM pg_roles r, pg_class c
          WHERE r.rolname = current_user AND c.oid = 'public.workspaces'::regclass",
     )
-    .get_result(pg);
+    .get_result(pg)
+}
 
-    match rights {
+/// Logs a warning when the server's role escapes row-level security (a superuser, a role
+/// with BYPASSRLS, or the tables' owner), which leaves isolation to the application's own
+/// filters alone.
+pub(super) fn warn_if_rls_bypassed(connection: &mut DbConnection) {
+    let DbConnection::Postgres(pg) = connection else { return };
+
+    match role_rights(pg) {
         Ok(rights) if rights.bypasses || rights.owns_tables => tracing::warn!(
             role = %rights.role,
             "the server's database role bypasses row-level security or owns the tables; \
@@ -108,4 +113,22 @@ pub(super) fn warn_if_rls_bypassed(connection: &mut DbConnection) {
         Ok(_) => {}
         Err(error) => tracing::warn!(%error, "could not check the database role's privileges"),
     }
+}
+
+/// Checks that the connected role can read every tenant's rows, as the commands that list,
+/// delete or import users across tenants need. The restricted server role reads only the
+/// tenant of the current transaction, so a listing would come back empty and a duplicate
+/// check would miss existing users.
+pub(super) fn ensure_sees_every_tenant(connection: &mut DbConnection) -> Result<(), StoreError> {
+    let DbConnection::Postgres(pg) = connection else { return Ok(()) };
+
+    let rights = role_rights(pg)?;
+    if rights.bypasses || rights.owns_tables {
+        return Ok(());
+    }
+    Err(StoreError::Misconfigured(format!(
+        "database role {} can read one user's rows at a time under row-level security, but this command \
+         works across users; set SESAME_DATABASE_ADMIN_URL to the owner account that ran `sesame migrate`",
+        rights.role
+    )))
 }
