@@ -1,5 +1,6 @@
 //! Connections to either backend, the pool, and transactions.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
@@ -79,13 +80,32 @@ impl r2d2::ManageConnection for ConnectionManager {
     }
 }
 
-/// Logs pool errors (failed connects) through tracing; the messages carry no password.
-#[derive(Debug)]
-struct PoolErrorLogger;
+/// Seconds between two log lines about failed connections; the pool retries far more often
+/// while a database is down.
+const CONNECT_ERROR_LOG_INTERVAL_SECS: u64 = 10;
+
+/// Logs pool errors (failed connects) through tracing, at most one line per interval with a
+/// count of the failures not logged; the messages carry no password.
+#[derive(Debug, Default)]
+struct PoolErrorLogger {
+    last_logged_secs: AtomicU64,
+    suppressed: AtomicU64,
+}
 
 impl r2d2::HandleError<diesel::r2d2::Error> for PoolErrorLogger {
     fn handle_error(&self, error: diesel::r2d2::Error) {
-        tracing::warn!(%error, "database connection failed");
+        let now_secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |elapsed| elapsed.as_secs());
+        let last = self.last_logged_secs.load(Ordering::Relaxed);
+
+        let due = now_secs >= last + CONNECT_ERROR_LOG_INTERVAL_SECS;
+        if due && self.last_logged_secs.compare_exchange(last, now_secs, Ordering::Relaxed, Ordering::Relaxed).is_ok() {
+            let suppressed = self.suppressed.swap(0, Ordering::Relaxed);
+            tracing::warn!(%error, suppressed, "database connection failed");
+        } else {
+            self.suppressed.fetch_add(1, Ordering::Relaxed);
+        }
     }
 }
 
@@ -98,8 +118,9 @@ pub fn build_pool(target: &DatabaseTarget, size: u32) -> Pool {
     r2d2::Pool::builder()
         .max_size(size)
         .min_idle(Some(1))
+        .test_on_check_out(false)
         .connection_timeout(POOL_CHECKOUT_TIMEOUT)
-        .error_handler(Box::new(PoolErrorLogger))
+        .error_handler(Box::new(PoolErrorLogger::default()))
         .build_unchecked(ConnectionManager::new(target.clone()))
 }
 

@@ -60,7 +60,13 @@ pub fn run_pending(connection: &mut DbConnection) -> Result<Vec<String>, StoreEr
                 pg.run_pending_migrations(POSTGRES_MIGRATIONS)
             }
         }
-        .map_err(|error| StoreError::MigrationFailed(error.to_string()))?;
+        .map_err(|error| {
+            let mut message = error.to_string();
+            if message.contains("permission denied") {
+                message.push_str("; run migrate as the owner of the database (SESAME_DATABASE_ADMIN_URL), not as the server's role");
+            }
+            StoreError::MigrationFailed(message)
+        })?;
 
         Ok(applied.into_iter().map(|version| version.to_string()).collect())
     })
@@ -147,7 +153,15 @@ pub fn provision_app_role(pg: &mut PgConnection, role: &str, password: Option<&S
             }
             Some(_) => RoleOutcome::Updated,
             None => {
-                execute_formatted(pg, "CREATE ROLE %I LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS", role, None)?;
+                execute_formatted(pg, "CREATE ROLE %I LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS", role, None)
+                    .map_err(|error| match error {
+                        StoreError::Query(cause) if cause.to_string().contains("permission denied") => {
+                            StoreError::Misconfigured(format!(
+                                "failed to create role {role}: {cause}; grant CREATEROLE to the admin role, or create role {role} (LOGIN, no BYPASSRLS) beforehand"
+                            ))
+                        }
+                        other => other,
+                    })?;
                 RoleOutcome::Created
             }
         };

@@ -39,7 +39,7 @@ impl Store {
 
     /// Finds the id and password hash for a username, in any letter case.
     pub fn find_login(&self, username: &Username) -> Result<Option<LoginRecord>, StoreError> {
-        let mut connection = self.connection()?;
+        let mut connection = self.read_connection()?;
         find_login(&mut connection, username.key())
     }
 }
