@@ -8,7 +8,11 @@ use actix_web::web::BytesMut;
 use actix_web::{FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 use futures_util::StreamExt;
-use serde::de::DeserializeOwned;
+use std::marker::PhantomData;
+
+use serde::de::value::MapAccessDeserializer;
+use serde::de::{DeserializeOwned, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
 
 use super::error::ApiError;
 use crate::auth::{PlainToken, TokenDigest};
@@ -145,17 +149,14 @@ pub(crate) fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError
         return Err(ApiError::MalformedBody("Request body is empty; send a JSON object".to_string()));
     }
 
-    // serde's derived structs also accept a JSON array of the fields in declaration order,
-    // which would let `["alice", null, "password"]` log in. Only objects are accepted.
-    if body.iter().find(|byte| !byte.is_ascii_whitespace()) == Some(&b'[') {
-        return match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
-            Ok(_) => Err(ApiError::Validation("Request body must be a JSON object".to_string())),
-            Err(error) => Err(ApiError::MalformedBody(format!("Request body is not valid JSON: {error}"))),
-        };
+    // Checks the syntax first, so that text that is not JSON gets 400 even when its first
+    // tokens already have the wrong shape (such as `[1,`).
+    if let Err(error) = serde_json::from_slice::<serde::de::IgnoredAny>(body) {
+        return Err(ApiError::MalformedBody(format!("Request body is not valid JSON: {error}")));
     }
 
     let mut deserializer = serde_json::Deserializer::from_slice(body);
-    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+    let Object(value) = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let path = error.path().to_string();
         let inner = error.into_inner();
         match inner.classify() {
@@ -171,6 +172,32 @@ pub(crate) fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError
         .end()
         .map_err(|error| ApiError::MalformedBody(format!("Request body is not valid JSON: {error}")))?;
     Ok(value)
+}
+
+/// A JSON object deserialized into `T`. A struct derived with serde also accepts a JSON array
+/// of its fields in declaration order, which would let `["alice", null, "password"]` log in;
+/// this wrapper accepts only objects, and nested fields keep their paths in error messages.
+#[derive(Debug)]
+pub struct Object<T>(pub T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ObjectVisitor<T>(PhantomData<T>);
+
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for ObjectVisitor<T> {
+            type Value = T;
+
+            fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+                formatter.write_str("a JSON object")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(MapAccessDeserializer::new(map))
+            }
+        }
+
+        deserializer.deserialize_map(ObjectVisitor(PhantomData)).map(Object)
+    }
 }
 
 #[cfg(test)]
@@ -224,7 +251,9 @@ mod tests {
     fn json_errors_name_the_field() {
         let error = parse_json::<Sample>(br#"{"name": 5}"#).unwrap_err();
         assert!(matches!(&error, ApiError::Validation(m) if m.starts_with("Invalid field 'name'")), "{error:?}");
-        assert!(matches!(parse_json::<Sample>(b"[1]"), Err(ApiError::Validation(_))));
+        assert!(matches!(parse_json::<Sample>(b"[1]"), Err(ApiError::Validation(m)) if m == "Request body must be a JSON object"));
+        assert!(matches!(parse_json::<Sample>(br#"["alice"]"#), Err(ApiError::Validation(_))));
+        assert!(matches!(parse_json::<Sample>(b"[1"), Err(ApiError::MalformedBody(_))));
         assert!(matches!(parse_json::<Sample>(b" [\"alice\"]"), Err(ApiError::Validation(m)) if m == "Request body must be a JSON object"));
         assert!(matches!(parse_json::<Sample>(b"[]"), Err(ApiError::Validation(_))));
         assert!(matches!(parse_json::<Sample>(b"[1,"), Err(ApiError::MalformedBody(_))));

@@ -2,9 +2,9 @@
 
 use std::time::Instant;
 
-use actix_web::body::MessageBody;
+use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::Error;
 use tracing::field::Empty;
@@ -47,7 +47,8 @@ pub async fn observe_request(
     let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
 
     match result {
-        Ok(mut response) => {
+        Ok(response) => {
+            let mut response = ensure_json_error(response);
             let status = response.status().as_u16();
             if let Ok(value) = HeaderValue::from_str(&request_id) {
                 response.headers_mut().insert(REQUEST_ID_HEADER, value);
@@ -64,6 +65,32 @@ pub async fn observe_request(
             Err(error)
         }
     }
+}
+
+/// Rewrites an error response whose body is not JSON (such as a CORS rejection from
+/// actix-cors) into the API's `{"detail": ...}` shape, keeping its status and headers.
+fn ensure_json_error<B: MessageBody + 'static>(response: ServiceResponse<B>) -> ServiceResponse<EitherBody<B, String>> {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response.map_into_left_body();
+    }
+
+    let detail = response
+        .response()
+        .error()
+        .map(ToString::to_string)
+        .filter(|message| !message.is_empty())
+        .unwrap_or_else(|| status.canonical_reason().unwrap_or("Error").to_string());
+    let body = serde_json::json!({ "detail": detail }).to_string();
+
+    let (request, mut rewritten) = response.into_parts();
+    rewritten.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    ServiceResponse::new(request, rewritten.set_body(body)).map_into_right_body()
 }
 
 /// Records the authenticated user on the current request's span.

@@ -35,7 +35,7 @@ pub fn bind(settings: &ServerSettings) -> Result<TcpListener, anyhow::Error> {
     let address = (settings.host.as_str(), settings.port);
     TcpListener::bind(address).map_err(|error| {
         anyhow::anyhow!(
-            "failed to listen on {}:{}: {error}; choose another --port or SESAME_WEBAPP_PORT",
+            "failed to listen on {}:{}: {error}; check --host (SESAME_WEBAPP_HOST) and --port (SESAME_WEBAPP_PORT)",
             settings.host,
             settings.port
         )

@@ -9,7 +9,7 @@ use super::validate_title;
 use crate::auth::login::verify_login;
 use crate::auth::{Password, PlainToken, Username};
 use crate::http::error::ApiError;
-use crate::http::extract::JsonBody;
+use crate::http::extract::{JsonBody, Object};
 use crate::http::middleware::record_user_id;
 use crate::http::{blocking, AppState};
 use crate::store::{now, Access, TokenSelector};
@@ -42,7 +42,7 @@ pub struct CredentialsBody {
 #[derive(Debug, Deserialize)]
 pub struct RevokeTokenRequest {
     #[serde(default)]
-    user: Option<CredentialsBody>,
+    user: Option<Object<CredentialsBody>>,
     #[serde(default)]
     token: Option<String>,
 }
@@ -99,7 +99,7 @@ pub async fn create_token(state: web::Data<AppState>, body: JsonBody<CreateToken
 /// or all of them.
 pub async fn revoke_token(state: web::Data<AppState>, body: JsonBody<RevokeTokenRequest>) -> Result<HttpResponse, ApiError> {
     let request = body.0;
-    let user = request.user.ok_or_else(|| ApiError::Validation("user is required".to_string()))?;
+    let Object(user) = request.user.ok_or_else(|| ApiError::Validation("user is required".to_string()))?;
     let (username, password) = parse_credentials("user.", user.username, user.email, user.password)?;
     let token = match request.token {
         Some(token) if token.trim().is_empty() => {

@@ -4,6 +4,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::{as_token_owner, utc, validate_title};
@@ -21,7 +22,9 @@ const MAX_LIMIT: i64 = 100;
 pub struct WorkspaceView {
     workspace_id: String,
     title: String,
-    config: Map<String, Value>,
+    /// The stored JSON object, passed through without parsing it into a tree and serializing
+    /// it again (the database's CHECK constraint keeps it a JSON object).
+    config: Box<RawValue>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -30,7 +33,13 @@ impl TryFrom<WorkspaceRow> for WorkspaceView {
     type Error = ApiError;
 
     fn try_from(row: WorkspaceRow) -> Result<Self, ApiError> {
-        let config = row.config_object()?;
+        let config = match RawValue::from_string(row.config) {
+            Ok(config) if config.get().starts_with('{') => config,
+            _ => {
+                tracing::error!(workspace_id = %row.workspace_id, "stored config is not a JSON object");
+                return Err(ApiError::Internal);
+            }
+        };
         Ok(WorkspaceView {
             workspace_id: row.workspace_id,
             title: row.title,
