@@ -36,6 +36,13 @@ pub fn run(args: Args, settings: &Settings) -> Result<(), anyhow::Error> {
         }
         (None, false) => prompt_username()?,
     };
+    if !args.password_stdin && !stdin_is_terminal() {
+        return Err(UsageError(
+            "standard input is not a terminal, so the password cannot be prompted for; pass --password-stdin and send it as the first line"
+                .to_string(),
+        )
+        .into());
+    }
     let username = Username::parse(&raw_username)
         .map_err(|error| UsageError(format!("invalid username: {error}")))?;
 
