@@ -15,7 +15,7 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use super::connection::{build_pool, transaction, Pool};
 use super::models::{User, UserRow};
 use super::schema::{tokens, users, workspaces};
-use super::{migrations, postgres, Access, DbConnection, PooledConnection, StoreError};
+use super::{migrations, postgres, Access, DbConnection, PooledConnection, Store, StoreError};
 use crate::auth::{generate_user_id, Username};
 use crate::config::DatabaseTarget;
 
@@ -81,12 +81,9 @@ impl AdminStore {
     /// `Store::open` is not used on PostgreSQL because it warns when the role bypasses
     /// row-level security, which is right for the server but is what these commands need.
     pub fn open(target: &DatabaseTarget) -> Result<AdminStore, StoreError> {
-        if let DatabaseTarget::Sqlite { path } = target {
-            migrations::prepare_sqlite_file(path)?;
-        }
-        let store = AdminStore { pool: build_pool(target, 1) };
-
-        let mut connection = store.connection()?;
+        // The checks run on a connection of their own, before the pool starts connecting in
+        // background threads, so a failed check exits without a thread inside libpq.
+        let mut connection = Store::connect_once(target)?;
         match target {
             DatabaseTarget::Sqlite { .. } => {
                 for version in migrations::run_pending(&mut connection)? {
@@ -100,7 +97,7 @@ impl AdminStore {
         }
         drop(connection);
 
-        Ok(store)
+        Ok(AdminStore { pool: build_pool(target, 1) })
     }
 
     fn connection(&self) -> Result<PooledConnection, StoreError> {

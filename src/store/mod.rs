@@ -30,7 +30,8 @@ use models::Principal;
 /// Errors of the repository. The HTTP layer maps each to one status; the CLI prints them.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// No connection could be made or the connection dropped: worth retrying later.
+    /// No connection could be made, the connection dropped, or the database cannot store
+    /// changes for now (a read-only or full SQLite file): worth retrying later.
     #[error("database unavailable: {0}")]
     Unavailable(String),
     #[error("the database schema is not up to date ({0}); run `sesame migrate` with an owner account (SESAME_DATABASE_ADMIN_URL)")]
@@ -63,8 +64,27 @@ impl From<DieselError> for StoreError {
                 StoreError::Unavailable(info.message().to_string())
             }
             DieselError::BrokenTransactionManager => StoreError::Unavailable(error.to_string()),
+            DieselError::DatabaseError(DatabaseErrorKind::Unknown, info) => match sqlite_storage_hint(info.message()) {
+                Some(hint) => StoreError::Unavailable(format!("{}; {hint}", info.message())),
+                None => StoreError::Query(error),
+            },
             _ => StoreError::Query(error),
         }
+    }
+}
+
+/// Returns what an operator can do about a SQLite error that rejects every write until the
+/// file system changes, or None for any other message.
+///
+/// NOTE: diesel passes on SQLite's message but not its result code, so this matches the fixed
+/// texts SQLite gives SQLITE_READONLY and SQLITE_FULL (`sqlite3ErrStr` in SQLite 3.x).
+fn sqlite_storage_hint(message: &str) -> Option<&'static str> {
+    match message {
+        "attempt to write a readonly database" => {
+            Some("check that the SQLite file and its directory are writable, not immutable (chattr) and not on a read-only mount")
+        }
+        "database or disk is full" => Some("free space on the file system that holds the SQLite file"),
+        _ => None,
     }
 }
 
@@ -107,14 +127,10 @@ impl Store {
             }
             DatabaseTarget::Postgres { .. } => Backend::Postgres,
         };
-        let readers = build_pool(target, pool_size);
-        let writers = match backend {
-            Backend::Sqlite => build_pool(target, SQLITE_WRITER_POOL_SIZE),
-            Backend::Postgres => readers.clone(),
-        };
-        let store = Store { readers, writers, backend };
-
-        let mut connection = store.connection()?;
+        // Migrations and checks run on a connection of their own, before the pools start
+        // connecting in background threads: a failed check then exits with no thread inside
+        // libpq, where process exit could crash it.
+        let mut connection = Store::connect_once(target)?;
         match backend {
             Backend::Sqlite => {
                 let applied = migrations::run_pending(&mut connection)?;
@@ -127,8 +143,14 @@ impl Store {
                 postgres::warn_if_rls_bypassed(&mut connection);
             }
         }
+        drop(connection);
 
-        Ok(store)
+        let readers = build_pool(target, pool_size);
+        let writers = match backend {
+            Backend::Sqlite => build_pool(target, SQLITE_WRITER_POOL_SIZE),
+            Backend::Postgres => readers.clone(),
+        };
+        Ok(Store { readers, writers, backend })
     }
 
     /// Opens one connection for `sesame migrate`, outside any pool.
@@ -219,4 +241,34 @@ impl Tenant<'_> {
 /// return the same value.
 pub fn now() -> NaiveDateTime {
     Utc::now().naive_utc().trunc_subsecs(6)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unknown_error(message: &str) -> DieselError {
+        DieselError::DatabaseError(DatabaseErrorKind::Unknown, Box::new(message.to_string()))
+    }
+
+    #[test]
+    fn full_sqlite_file_is_unavailable() {
+        let error = StoreError::from(unknown_error("database or disk is full"));
+        assert_eq!(
+            error.to_string(),
+            "database unavailable: database or disk is full; free space on the file system that holds the SQLite file"
+        );
+    }
+
+    #[test]
+    fn read_only_sqlite_file_is_unavailable() {
+        let error = StoreError::from(unknown_error("attempt to write a readonly database"));
+        assert!(matches!(error, StoreError::Unavailable(_)), "{error:?}");
+    }
+
+    #[test]
+    fn other_database_errors_are_query_errors() {
+        let error = StoreError::from(unknown_error("no such table: users"));
+        assert!(matches!(error, StoreError::Query(_)), "{error:?}");
+    }
 }
