@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{backend_tests, is_token_shaped, sha256_hex, Backend, Reply, TestApp, PASSWORD};
+use common::{backend_tests, is_token_shaped, sha256_hex, Backend, TestApp, PASSWORD};
 use serde_json::json;
 
 const INVALID_CREDENTIALS: &str = "Invalid username or password";
@@ -21,21 +21,6 @@ fn fail_logins(app: &TestApp, username: &str, times: usize) {
         let reply = app.login(username, "wrong password");
         assert_eq!(reply.status, 401, "failed attempt {attempt}: {}", reply.text);
     }
-}
-
-/// Asserts a 429 with a whole number of seconds in `Retry-After`, at most `window_secs`, and
-/// the same number in the message.
-fn assert_rate_limited(reply: &Reply, window_secs: u64) {
-    assert_eq!(reply.status, 429, "{}", reply.text);
-    let retry_after: u64 = reply
-        .header("retry-after")
-        .expect("Retry-After is set")
-        .parse()
-        .expect("Retry-After is a whole number of seconds");
-    assert!(retry_after > 0, "Retry-After {retry_after}");
-    assert!(retry_after <= window_secs, "Retry-After {retry_after} exceeds the window");
-    let detail = format!("Too many failed login attempts; try again in {retry_after} seconds");
-    assert_eq!(reply.json(), json!({ "detail": detail }));
 }
 
 backend_tests! {
@@ -204,7 +189,7 @@ backend_tests! {
 
         let reply = app.login("alice", PASSWORD);
 
-        assert_rate_limited(&reply, 15 * 60);
+        reply.assert_rate_limited(15 * 60);
     }
 
     fn rate_limit_follows_window_setting(backend) {
@@ -217,7 +202,7 @@ backend_tests! {
 
         let reply = app.login("alice", PASSWORD);
 
-        assert_rate_limited(&reply, 2 * 60);
+        reply.assert_rate_limited(2 * 60);
     }
 
     fn rate_limit_ignores_username_case(backend) {
@@ -228,7 +213,7 @@ backend_tests! {
 
         let reply = app.login("aLiCe", PASSWORD);
 
-        assert_rate_limited(&reply, 15 * 60);
+        reply.assert_rate_limited(15 * 60);
     }
 
     fn rate_limit_lifts_after_window(backend) {
@@ -260,7 +245,7 @@ backend_tests! {
 
         let reply = app.login("mallory", "wrong password");
 
-        assert_rate_limited(&reply, 15 * 60);
+        reply.assert_rate_limited(15 * 60);
     }
 
     fn rate_limit_counts_revoke_failures(backend) {
@@ -274,8 +259,8 @@ backend_tests! {
         let login = app.login("alice", PASSWORD);
         let revoke = app.revoke("alice", PASSWORD, None);
 
-        assert_rate_limited(&login, 15 * 60);
-        assert_rate_limited(&revoke, 15 * 60);
+        login.assert_rate_limited(15 * 60);
+        revoke.assert_rate_limited(15 * 60);
         assert_eq!(app.token_status(&token), 200);
     }
 
@@ -288,7 +273,7 @@ backend_tests! {
         fail_logins(&app, "alice", 3);
         let reply = app.login("alice", PASSWORD);
 
-        assert_rate_limited(&reply, 15 * 60);
+        reply.assert_rate_limited(15 * 60);
     }
 
     fn token_cap_revokes_oldest(backend) {

@@ -3,8 +3,8 @@
 
 mod common;
 
-use chrono::{DateTime, Utc};
-use common::{backend_tests, TestApp};
+use chrono::Utc;
+use common::{backend_tests, parse_utc, TestApp};
 use serde_json::{json, Value};
 
 const WORKSPACE_NOT_FOUND: &str = "Workspace not found";
@@ -12,15 +12,6 @@ const MISSING_ID: &str = "5f0c7a39-2f36-4a6e-9d1b-0d2a9c1e4b77";
 
 fn workspace_path(workspace: &Value) -> String {
     format!("/api/workspaces/{}", workspace["workspace_id"].as_str().expect("workspace_id is a string"))
-}
-
-/// Parses an RFC 3339 UTC timestamp with a `Z` suffix, failing the test otherwise.
-fn parse_utc(value: &Value) -> DateTime<Utc> {
-    let text = value.as_str().expect("a timestamp is a string");
-    assert!(text.ends_with('Z'), "{text} is not UTC with a Z suffix");
-    DateTime::parse_from_rfc3339(text)
-        .unwrap_or_else(|error| panic!("{text} is not RFC 3339: {error}"))
-        .with_timezone(&Utc)
 }
 
 /// Returns the titles of `GET /api/workspaces?QUERY`, failing the test unless the server

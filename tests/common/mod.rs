@@ -15,6 +15,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::Text;
 use diesel::{PgConnection, SqliteConnection};
@@ -46,6 +47,9 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Pause between two checks of [`wait_until`].
 const POLL_INTERVAL: Duration = Duration::from_millis(10);
+
+/// A time long past, in the SQL timestamp form both backends accept, for ageing rows.
+pub const LONG_AGO: &str = "2000-01-01 00:00:00";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -290,6 +294,30 @@ impl TestEnv {
         self.create_user_with_password(username, PASSWORD)
     }
 
+    /// Creates a token with `sesame tokens create --json` and returns the token and its
+    /// token_id.
+    pub fn create_token(&self, username: &str) -> (String, String) {
+        let output = self.run(&["tokens", "create", "--username", username, "--json"], None);
+        let created: Value = serde_json::from_str(output.assert_success()).expect("tokens create --json prints JSON");
+        let token = created["token"].as_str().expect("token is a string");
+        let token_id = created["token_id"].as_str().expect("token_id is a string");
+        (token.to_string(), token_id.to_string())
+    }
+
+    /// Sets a timestamp `column` of one token row to `value`, such as [`LONG_AGO`].
+    pub fn set_token_time(&self, column: &str, token_id: &str, value: &str) {
+        let changed = self.db().execute(&format!("UPDATE tokens SET {column} = '{value}' WHERE token_id = '{token_id}'"));
+        assert_eq!(changed, 1, "token {token_id} not found");
+    }
+
+    /// Stores a failed login attempt for `username` made at `attempted_at`.
+    pub fn insert_login_attempt(&self, username: &str, attempted_at: &str) {
+        self.db().execute(&format!(
+            "INSERT INTO login_attempts (username_digest, attempted_at) VALUES ('{}', '{attempted_at}')",
+            sha256_hex(username)
+        ));
+    }
+
     /// Opens a direct connection to the database with full rights: the SQLite file, or the
     /// PostgreSQL superuser, which row-level security does not restrict.
     pub fn db(&self) -> Db {
@@ -465,6 +493,21 @@ impl Reply {
     pub fn assert_invalid_token(&self) {
         self.assert_detail(401, "Invalid or revoked authentication token");
         assert_eq!(self.header("www-authenticate"), Some("Bearer"), "WWW-Authenticate");
+    }
+
+    /// Asserts a 429 whose `Retry-After` is a whole number of seconds from 1 to `window_secs`,
+    /// with the same number in the message.
+    pub fn assert_rate_limited(&self, window_secs: u64) {
+        assert_eq!(self.status, 429, "{}", self.text);
+        let retry_after: u64 = self
+            .header("retry-after")
+            .expect("Retry-After is set")
+            .parse()
+            .expect("Retry-After is a whole number of seconds");
+        assert!(retry_after > 0, "Retry-After {retry_after}");
+        assert!(retry_after <= window_secs, "Retry-After {retry_after} exceeds the window");
+        let detail = format!("Too many failed login attempts; try again in {retry_after} seconds");
+        assert_eq!(self.json(), json!({ "detail": detail }));
     }
 }
 
@@ -646,8 +689,8 @@ pub fn http_client() -> Client {
         .expect("failed to build the HTTP client")
 }
 
-/// Checks `condition` every few milliseconds until it holds or `timeout` has passed, and
-/// returns whether it held.
+/// Calls `condition` every [`POLL_INTERVAL`] until it returns true or `timeout` has passed.
+/// Returns whether it returned true.
 pub fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + timeout;
     loop {
@@ -666,6 +709,15 @@ impl Drop for TestApp {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Parses an RFC 3339 UTC timestamp with a `Z` suffix, failing the test otherwise.
+pub fn parse_utc(value: &Value) -> DateTime<Utc> {
+    let text = value.as_str().expect("a timestamp is a string");
+    assert!(text.ends_with('Z'), "{text} is not UTC with a Z suffix");
+    DateTime::parse_from_rfc3339(text)
+        .unwrap_or_else(|error| panic!("{text} is not RFC 3339: {error}"))
+        .with_timezone(&Utc)
 }
 
 /// Sends a request and reads the whole response, failing the test on a transport error.
