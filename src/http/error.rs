@@ -4,10 +4,19 @@
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::auth::login::LoginError;
 use crate::store::StoreError;
+
+/// The body of every error response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// Message of one sentence. For invalid input, it names the field.
+    #[schema(example = "Invalid or revoked authentication token")]
+    pub detail: String,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -78,7 +87,7 @@ impl ResponseError for ApiError {
             _ => {}
         }
 
-        response.json(json!({ "detail": self.to_string() }))
+        response.json(ErrorBody { detail: self.to_string() })
     }
 }
 

@@ -1,6 +1,8 @@
 //! Route table and the helpers that handlers share.
 
+mod docs;
 mod health;
+mod openapi;
 mod tokens;
 mod ui;
 mod users;
@@ -26,9 +28,31 @@ const LAST_USED_RESOLUTION: Duration = Duration::seconds(60);
 /// Maximum title length of a workspace or token, in characters.
 const MAX_TITLE_CHARS: usize = 255;
 
+/// Registers every route. Each API route here needs its handler listed in the paths of
+/// [`openapi::ApiDoc`] too; tests/openapi.rs compares the document with its own list of routes.
 pub fn configure(config: &mut web::ServiceConfig) {
     config
         .service(web::resource("/").route(web::get().to(ui::index)).default_service(web::to(method_not_allowed)))
+        .service(
+            web::resource("/assets/{name}")
+                .route(web::get().to(ui::asset))
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(
+            web::resource("/openapi.json")
+                .route(web::get().to(openapi::document))
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(
+            web::resource("/docs")
+                .route(web::get().to(docs::redirect))
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(
+            web::resource("/docs/{file:.*}")
+                .route(web::get().to(docs::file))
+                .default_service(web::to(method_not_allowed)),
+        )
         .service(web::resource("/livez").route(web::get().to(health::livez)).default_service(web::to(method_not_allowed)))
         .service(web::resource("/readyz").route(web::get().to(health::readyz)).default_service(web::to(method_not_allowed)))
         .service(
@@ -38,7 +62,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
         )
         .service(
             web::resource("/api/auth/login")
-                .route(web::post().to(users::create_token))
+                .route(web::post().to(users::login))
                 .default_service(web::to(method_not_allowed)),
         )
         .service(web::resource("/api/tokens").route(web::get().to(tokens::list)).default_service(web::to(method_not_allowed)))
@@ -134,6 +158,12 @@ fn refresh_last_used(state: &web::Data<AppState>, principal: Principal, now: Nai
 
 /// Checks a title: required characters after trimming, at most 255, no control characters.
 /// Returns the trimmed title.
+///
+/// The request schemas of the OpenAPI document state the same rule for titles and usernames
+/// as `max_length = 255` and a `pattern`: no control character (`\u0000-\u001F`,
+/// `\u007F-\u009F`, as [`char::is_control`]) and at least one character that is not white
+/// space. utoipa takes only a literal pattern, so each field repeats it; a unit test in
+/// `openapi.rs` checks that the copies agree.
 pub(super) fn validate_title(field: &str, value: &str) -> Result<String, ApiError> {
     let title = value.trim();
     if title.is_empty() {

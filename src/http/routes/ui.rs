@@ -1,35 +1,64 @@
-use actix_web::http::header::ContentType;
+//! The sign-in page at `/` and its files under `/assets/`. The files live in `web/` and are
+//! compiled into the binary. `SESAME_SHOW_WEB_UI=0` turns the page and its files off (404).
+
+use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 
 use crate::http::{ApiError, AppState};
 
-/// Serves a plain landing page at `/`, or 404 when `SESAME_SHOW_WEB_UI=0`.
-// TODO: replace with the interactive sign-in page (create, copy and revoke tokens).
+/// Content-Security-Policy of the page and its files: scripts, styles, images and requests
+/// from this origin only, and no inline script or style.
+pub const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; \
+     img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+const INDEX_HTML: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/web/index.html"));
+
+/// A file served under `/assets/`.
+struct Asset {
+    name: &'static str,
+    content_type: &'static str,
+    body: &'static str,
+}
+
+const ASSETS: &[Asset] = &[
+    Asset {
+        name: "sign-in.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/web/sign-in.js")),
+    },
+    Asset {
+        name: "sign-in.css",
+        content_type: "text/css; charset=utf-8",
+        body: include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/web/sign-in.css")),
+    },
+    Asset {
+        name: "favicon.svg",
+        content_type: "image/svg+xml",
+        body: include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/web/favicon.svg")),
+    },
+];
+
+/// `GET /`: the sign-in page.
 pub async fn index(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     if !state.show_web_ui {
         return Err(ApiError::RouteNotFound);
     }
-    Ok(HttpResponse::Ok()
-        .content_type(ContentType::html())
-        .insert_header(("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'"))
-        .body(INDEX_HTML))
+    Ok(static_file("text/html; charset=utf-8", INDEX_HTML))
 }
 
-const INDEX_HTML: &str = r#"<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Open Sesame</title>
-<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;line-height:1.5}code,pre{background:#f3f3f3;padding:.1rem .3rem}</style>
-</head>
-<body>
-<h1>Open Sesame is running</h1>
-<p>Get a token for your account, then send it as <code>Authorization: Bearer &lt;token&gt;</code>:</p>
-<pre>curl -s -X POST -H 'Content-Type: application/json' \
-  -d '{"username": "alice", "password": "..."}' \
-  THIS_SERVER/api/users/create_token</pre>
-<p>The token is shown once. Keep it secret; revoke it with <code>POST /api/users/revoke_token</code>.</p>
-</body>
-</html>
-"#;
+/// `GET /assets/{name}`: a script, style sheet or image of the page.
+pub async fn asset(state: web::Data<AppState>, name: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    if !state.show_web_ui {
+        return Err(ApiError::RouteNotFound);
+    }
+    let asset = ASSETS.iter().find(|asset| asset.name == name.as_str()).ok_or(ApiError::RouteNotFound)?;
+    Ok(static_file(asset.content_type, asset.body))
+}
+
+fn static_file(content_type: &'static str, body: &'static str) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, content_type))
+        .insert_header((header::CONTENT_SECURITY_POLICY, PAGE_CSP))
+        .insert_header((header::REFERRER_POLICY, "no-referrer"))
+        .body(body)
+}

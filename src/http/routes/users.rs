@@ -2,49 +2,124 @@
 
 use actix_web::{web, HttpResponse};
 use chrono::Duration;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
+use super::openapi::{BodyErrors, LoginErrors, Unavailable};
 use super::validate_title;
 use crate::auth::login::verify_login;
 use crate::auth::{Password, PlainToken, Username};
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::{JsonBody, Object};
 use crate::http::middleware::record_user_id;
 use crate::http::{blocking, AppState};
 use crate::store::{now, Access, TokenSelector};
 
-/// `{"username", "password"}`; `email` is accepted in place of `username`.
-#[derive(Debug, Deserialize)]
+/// Credentials for a new token: `username` (or `email`) and `password`, and an optional title.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"username": "alice", "password": "correct horse battery", "title": "laptop"}))]
 pub struct CreateTokenRequest {
+    /// 1 to 255 characters after trimming, no control characters. The match ignores letter
+    /// case. The server also accepts the older field `email` in its place.
     #[serde(default)]
+    #[schema(
+        value_type = String,
+        required = true,
+        min_length = 1,
+        max_length = 255,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$",
+        example = "alice",
+    )]
     username: Option<String>,
+    /// Older name of `username`, used when `username` is left out.
     #[serde(default)]
+    #[schema(
+        max_length = 255,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$",
+    )]
     email: Option<String>,
+    /// At most 1024 bytes in UTF-8, no NUL characters.
     #[serde(default)]
+    #[schema(
+        value_type = String,
+        required = true,
+        pattern = r"^[^\u0000]*$",
+        example = "correct horse battery",
+    )]
     password: Option<String>,
-    /// Optional label shown when the user lists tokens.
+    /// Label shown when the user lists tokens: 1 to 255 characters after trimming, no control
+    /// characters.
     #[serde(default)]
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$",
+        example = "laptop",
+    )]
     title: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+/// A username (or email) and password, nested in a revoke request.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"username": "alice", "password": "correct horse battery"}))]
 pub struct CredentialsBody {
+    /// 1 to 255 characters after trimming, no control characters. The server also accepts
+    /// the older field `email` in its place.
     #[serde(default)]
+    #[schema(
+        value_type = String,
+        required = true,
+        min_length = 1,
+        max_length = 255,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$",
+        example = "alice",
+    )]
     username: Option<String>,
+    /// Older name of `username`, used when `username` is left out.
     #[serde(default)]
+    #[schema(
+        max_length = 255,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$",
+    )]
     email: Option<String>,
+    /// At most 1024 bytes in UTF-8, no NUL characters.
     #[serde(default)]
+    #[schema(
+        value_type = String,
+        required = true,
+        pattern = r"^[^\u0000]*$",
+        example = "correct horse battery",
+    )]
     password: Option<String>,
 }
 
-/// `{"user": {"username", "password"}, "token"?}`.
-#[derive(Debug, Deserialize)]
+/// The user's credentials and the token to revoke. Without `token`, every token of the user
+/// is revoked.
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct RevokeTokenRequest {
     #[serde(default)]
+    #[schema(value_type = CredentialsBody, required = true)]
     user: Option<Object<CredentialsBody>>,
     #[serde(default)]
+    #[schema(pattern = r"\S", example = "ses_0hlgL6I37AcSIQynFjiafipLDMet_QaSq29isMQIVwo")]
     token: Option<String>,
+}
+
+/// A new token, shown only in this response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreateTokenResponse {
+    success: bool,
+    #[schema(example = "ses_0hlgL6I37AcSIQynFjiafipLDMet_QaSq29isMQIVwo")]
+    token: String,
+}
+
+/// The result of a revocation.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RevokeTokenResponse {
+    success: bool,
+    /// `Token revoked successfully.` or `All tokens revoked successfully.`
+    #[schema(example = "Token revoked successfully.")]
+    message: &'static str,
 }
 
 /// Checks the username and password fields; `prefix` names the enclosing object in messages.
@@ -65,8 +140,22 @@ fn parse_credentials(
     Ok((username, password))
 }
 
-/// `POST /api/users/create_token` and `POST /api/auth/login`: verifies the password and mints
-/// a new token, shown once.
+/// Mint a token with a username and password
+///
+/// Verifies the password and mints a new token, which only this response shows. Failed
+/// attempts count toward the login rate limit of the username.
+#[utoipa::path(
+    post,
+    path = "/api/users/create_token",
+    tag = "tokens",
+    request_body = CreateTokenRequest,
+    responses(
+        (status = 200, description = "The new token", body = CreateTokenResponse),
+        LoginErrors,
+        BodyErrors,
+        Unavailable,
+    )
+)]
 pub async fn create_token(state: web::Data<AppState>, body: JsonBody<CreateTokenRequest>) -> Result<HttpResponse, ApiError> {
     let request = body.0;
     let (username, password) = parse_credentials("", request.username, request.email, request.password)?;
@@ -92,11 +181,45 @@ pub async fn create_token(state: web::Data<AppState>, body: JsonBody<CreateToken
     .await?;
 
     record_user_id(&user_id);
-    Ok(HttpResponse::Ok().json(json!({ "success": true, "token": token.expose() })))
+    Ok(HttpResponse::Ok().json(CreateTokenResponse { success: true, token: token.expose().to_string() }))
 }
 
-/// `POST /api/users/revoke_token`: verifies the password, then revokes one token of the user
-/// or all of them.
+/// Mint a token with a username and password
+///
+/// The same route as `POST /api/users/create_token`, at the path the Open Sesame clients use.
+#[utoipa::path(
+    post,
+    path = "/api/auth/login",
+    tag = "tokens",
+    request_body = CreateTokenRequest,
+    responses(
+        (status = 200, description = "The new token", body = CreateTokenResponse),
+        LoginErrors,
+        BodyErrors,
+        Unavailable,
+    )
+)]
+pub async fn login(state: web::Data<AppState>, body: JsonBody<CreateTokenRequest>) -> Result<HttpResponse, ApiError> {
+    create_token(state, body).await
+}
+
+/// Revoke tokens with a username and password
+///
+/// Verifies the password, then revokes the named token of the user, or all of them when the
+/// body names none. Failed attempts count toward the login rate limit of the username.
+#[utoipa::path(
+    post,
+    path = "/api/users/revoke_token",
+    tag = "tokens",
+    request_body = RevokeTokenRequest,
+    responses(
+        (status = 200, description = "The token, or every token of the user, is revoked", body = RevokeTokenResponse),
+        (status = 404, description = "`token` is not one of this user's tokens", body = ErrorBody),
+        LoginErrors,
+        BodyErrors,
+        Unavailable,
+    )
+)]
 pub async fn revoke_token(state: web::Data<AppState>, body: JsonBody<RevokeTokenRequest>) -> Result<HttpResponse, ApiError> {
     let request = body.0;
     let Object(user) = request.user.ok_or_else(|| ApiError::Validation("user is required".to_string()))?;
@@ -131,5 +254,5 @@ pub async fn revoke_token(state: web::Data<AppState>, body: JsonBody<RevokeToken
     record_user_id(&user_id);
     tracing::info!(revoked, "tokens revoked");
     let message = if single { "Token revoked successfully." } else { "All tokens revoked successfully." };
-    Ok(HttpResponse::Ok().json(json!({ "success": true, "message": message })))
+    Ok(HttpResponse::Ok().json(RevokeTokenResponse { success: true, message }))
 }

@@ -6,9 +6,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
+use utoipa::{IntoParams, ToSchema};
 
+use super::openapi::{BearerErrors, BodyErrors, InvalidInput, Unavailable};
 use super::{as_token_owner, utc, validate_title};
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::{Bearer, JsonBody};
 use crate::store::models::{WorkspaceChanges, WorkspaceRow};
 use crate::store::Access;
@@ -18,12 +20,16 @@ const DEFAULT_LIMIT: i64 = 20;
 const MAX_LIMIT: i64 = 100;
 
 /// A workspace as the API returns it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct WorkspaceView {
+    #[schema(format = Uuid, example = "f2d83aff-0606-4e1b-abde-dae63b18cd3e")]
     workspace_id: String,
+    #[schema(example = "Research notes")]
     title: String,
-    /// The stored JSON object, passed through without parsing it into a tree and serializing
-    /// it again (the database's CHECK constraint keeps it a JSON object).
+    /// Any JSON object.
+    // The stored object is passed through without parsing it into a tree and serializing it
+    // again (the database's CHECK constraint keeps it a JSON object).
+    #[schema(value_type = Object, example = json!({"model": "llama3"}))]
     config: Box<RawValue>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
@@ -50,20 +56,63 @@ impl TryFrom<WorkspaceRow> for WorkspaceView {
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// A new workspace.
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct CreateWorkspaceRequest {
+    /// 1 to 255 characters after trimming, no control characters.
     #[serde(default)]
+    #[schema(
+        value_type = String,
+        required = true,
+        min_length = 1,
+        max_length = 255,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$",
+        example = "Research notes"
+    )]
     title: Option<String>,
+    /// Any JSON object. Left out or `null`, it is `{}`.
     #[serde(default)]
+    #[schema(value_type = Option<Object>, example = json!({"model": "llama3"}))]
     config: Option<Value>,
 }
 
-#[derive(Debug, Deserialize)]
+/// Changes to a workspace. `title` replaces the old one. The top-level keys of `config`
+/// replace the stored keys of the same name, and stored keys that it leaves out are kept.
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct UpdateWorkspaceRequest {
+    /// 1 to 255 characters after trimming, no control characters.
     #[serde(default)]
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$",
+        example = "Research notes",
+    )]
     title: Option<String>,
+    /// A JSON object that is merged one level deep into the stored config. `null` leaves the
+    /// config as it is.
     #[serde(default)]
+    #[schema(value_type = Option<Object>, example = json!({"temperature": 0.7}))]
     config: Option<Value>,
+}
+
+/// The id of a deleted workspace.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeleteWorkspaceResponse {
+    success: bool,
+    #[schema(format = Uuid, example = "f2d83aff-0606-4e1b-abde-dae63b18cd3e")]
+    workspace_id: String,
+}
+
+/// The `{workspace_id}` path parameter in the OpenAPI document. Handlers parse it with
+/// [`parse_workspace_id`].
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+struct WorkspaceIdParam {
+    /// A UUID in any spelling, such as upper case. Anything else gets 422.
+    #[param(format = Uuid, example = "f2d83aff-0606-4e1b-abde-dae63b18cd3e")]
+    workspace_id: String,
 }
 
 /// `?limit=` (1 to 100, default 20) and `&offset=` (0 or more, default 0).
@@ -116,7 +165,34 @@ fn workspace_not_found(error: ApiError) -> ApiError {
     }
 }
 
-/// `GET /api/workspaces`: the caller's workspaces, most recently updated first.
+/// List the caller's workspaces
+///
+/// Returns the caller's workspaces, most recently updated first (ties in `workspace_id`
+/// order). The response has no total count, so a client pages until it gets fewer than
+/// `limit` items.
+#[utoipa::path(
+    get,
+    path = "/api/workspaces",
+    operation_id = "list_workspaces",
+    tag = "workspaces",
+    security(("bearer" = [])),
+    params(
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "Page size, 20 by default"),
+        (
+            "offset" = Option<i64>,
+            Query,
+            minimum = 0,
+            maximum = 2147483647,
+            description = "Workspaces to skip, 0 by default"
+        ),
+    ),
+    responses(
+        (status = 200, description = "A page of the caller's workspaces", body = Vec<WorkspaceView>),
+        BearerErrors,
+        InvalidInput,
+        Unavailable,
+    )
+)]
 pub async fn list(state: web::Data<crate::http::AppState>, bearer: Bearer, request: HttpRequest) -> Result<HttpResponse, ApiError> {
     let page = Page::parse(request.query_string())?;
 
@@ -129,7 +205,21 @@ pub async fn list(state: web::Data<crate::http::AppState>, bearer: Bearer, reque
     Ok(HttpResponse::Ok().json(views))
 }
 
-/// `POST /api/workspaces`: creates a workspace; 201 with the workspace.
+/// Create a workspace
+#[utoipa::path(
+    post,
+    path = "/api/workspaces",
+    operation_id = "create_workspace",
+    tag = "workspaces",
+    security(("bearer" = [])),
+    request_body = CreateWorkspaceRequest,
+    responses(
+        (status = 201, description = "The new workspace", body = WorkspaceView),
+        BearerErrors,
+        BodyErrors,
+        Unavailable,
+    )
+)]
 pub async fn create(
     state: web::Data<crate::http::AppState>,
     bearer: Bearer,
@@ -149,7 +239,22 @@ pub async fn create(
     Ok(HttpResponse::Created().json(WorkspaceView::try_from(row)?))
 }
 
-/// `GET /api/workspaces/{workspace_id}`.
+/// Get one of the caller's workspaces
+#[utoipa::path(
+    get,
+    path = "/api/workspaces/{workspace_id}",
+    operation_id = "get_workspace",
+    tag = "workspaces",
+    security(("bearer" = [])),
+    params(WorkspaceIdParam),
+    responses(
+        (status = 200, description = "The workspace", body = WorkspaceView),
+        (status = 404, description = "No such workspace among the caller's", body = ErrorBody),
+        BearerErrors,
+        InvalidInput,
+        Unavailable,
+    )
+)]
 pub async fn get(state: web::Data<crate::http::AppState>, bearer: Bearer, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let workspace_id = parse_workspace_id(&path)?;
 
@@ -160,7 +265,27 @@ pub async fn get(state: web::Data<crate::http::AppState>, bearer: Bearer, path: 
     Ok(HttpResponse::Ok().json(WorkspaceView::try_from(row)?))
 }
 
-/// `PUT /api/workspaces/{workspace_id}`: replaces the title and merges config keys.
+/// Update one of the caller's workspaces
+///
+/// Replaces the title and merges the config keys one level deep. A nested object is replaced
+/// whole, and a key set to `null` is stored as `null`. Every successful request sets
+/// `updated_at`, even `{}`.
+#[utoipa::path(
+    put,
+    path = "/api/workspaces/{workspace_id}",
+    operation_id = "update_workspace",
+    tag = "workspaces",
+    security(("bearer" = [])),
+    params(WorkspaceIdParam),
+    request_body = UpdateWorkspaceRequest,
+    responses(
+        (status = 200, description = "The updated workspace", body = WorkspaceView),
+        (status = 404, description = "No such workspace among the caller's", body = ErrorBody),
+        BearerErrors,
+        BodyErrors,
+        Unavailable,
+    )
+)]
 pub async fn update(
     state: web::Data<crate::http::AppState>,
     bearer: Bearer,
@@ -183,7 +308,22 @@ pub async fn update(
     Ok(HttpResponse::Ok().json(WorkspaceView::try_from(row)?))
 }
 
-/// `DELETE /api/workspaces/{workspace_id}`.
+/// Delete one of the caller's workspaces
+#[utoipa::path(
+    delete,
+    path = "/api/workspaces/{workspace_id}",
+    operation_id = "delete_workspace",
+    tag = "workspaces",
+    security(("bearer" = [])),
+    params(WorkspaceIdParam),
+    responses(
+        (status = 200, description = "The workspace is deleted", body = DeleteWorkspaceResponse),
+        (status = 404, description = "No such workspace among the caller's", body = ErrorBody),
+        BearerErrors,
+        InvalidInput,
+        Unavailable,
+    )
+)]
 pub async fn delete(state: web::Data<crate::http::AppState>, bearer: Bearer, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let workspace_id = parse_workspace_id(&path)?;
     let deleted_id = workspace_id.clone();
@@ -193,7 +333,7 @@ pub async fn delete(state: web::Data<crate::http::AppState>, bearer: Bearer, pat
         .map_err(workspace_not_found)?;
 
     tracing::info!(workspace_id = %deleted_id, "workspace deleted");
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "success": true, "workspace_id": deleted_id })))
+    Ok(HttpResponse::Ok().json(DeleteWorkspaceResponse { success: true, workspace_id: deleted_id }))
 }
 
 #[cfg(test)]
