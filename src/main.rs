@@ -22,15 +22,13 @@ fn main() -> ExitCode {
 /// Makes glibc return large blocks to the system when they are freed. Each Argon2 hash
 /// allocates 19 MiB; with glibc's default sliding mmap threshold, blocks freed once are
 /// afterwards carved from per-thread heaps and kept, so a server that hashed on several
-/// threads, or a bulk import, would keep tens or hundreds of MiB it no longer uses. The
-/// arena cap bounds the same effect for the blocking thread pool.
+/// threads, or a bulk import, would keep tens or hundreds of MiB it no longer uses.
 fn tune_allocator() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only changes allocator parameters; it is called before any other
     // thread exists.
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 1024 * 1024);
-        libc::mallopt(libc::M_ARENA_MAX, 2);
     }
 }
 

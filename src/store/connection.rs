@@ -1,6 +1,7 @@
 //! Connections to either backend, the pool, and transactions.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Once;
 use std::time::Duration;
 
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
@@ -45,6 +46,7 @@ impl ConnectionManager {
     pub fn establish(target: &DatabaseTarget) -> Result<DbConnection, diesel::r2d2::Error> {
         match target {
             DatabaseTarget::Sqlite { path } => {
+                configure_sqlite_library();
                 let path = path.to_str().ok_or_else(|| {
                     diesel::r2d2::Error::ConnectionError(ConnectionError::BadConnection(
                         "the SQLite path is not valid UTF-8".to_string(),
@@ -122,6 +124,23 @@ pub fn build_pool(target: &DatabaseTarget, size: u32) -> Pool {
         .connection_timeout(POOL_CHECKOUT_TIMEOUT)
         .error_handler(Box::new(PoolErrorLogger::default()))
         .build_unchecked(ConnectionManager::new(target.clone()))
+}
+
+/// Sets process-wide SQLite options before the first connection opens: multi-thread mode,
+/// because the pool hands each connection to one thread at a time so SQLite's per-connection
+/// mutexes only cost time, and no memory statistics, which take a global mutex on every
+/// allocation inside SQLite and make two threads querying at once wait for each other.
+fn configure_sqlite_library() {
+    static CONFIGURED: Once = Once::new();
+    CONFIGURED.call_once(|| {
+        // SAFETY: sqlite3_config is called once, before sqlite3_initialize runs (that happens
+        // on the first open), as SQLite requires. A failure leaves the defaults, which are
+        // correct, only slower.
+        unsafe {
+            libsqlite3_sys::sqlite3_config(libsqlite3_sys::SQLITE_CONFIG_MULTITHREAD);
+            libsqlite3_sys::sqlite3_config(libsqlite3_sys::SQLITE_CONFIG_MEMSTATUS, 0 as std::ffi::c_int);
+        }
+    });
 }
 
 /// Applies the per-connection SQLite settings: a busy timeout first (so the others can wait
