@@ -1,6 +1,9 @@
 use std::io::Write;
 
+use std::sync::Arc;
+
 use anyhow::Context;
+use tokio::sync::Semaphore;
 use chrono::Duration;
 
 use crate::auth::PasswordHasher;
@@ -37,6 +40,7 @@ pub fn run(_args: Args, settings: &Settings) -> Result<(), anyhow::Error> {
         hasher: PasswordHasher::new(cores),
         auth: settings.auth.clone(),
         show_web_ui: settings.server.show_web_ui,
+        database_slots: Arc::new(Semaphore::new(settings.database.pool_size as usize)),
     };
 
     let server = settings.server.clone();

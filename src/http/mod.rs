@@ -6,11 +6,13 @@ mod middleware;
 mod routes;
 
 use std::net::TcpListener;
+use std::sync::Arc;
 
 use actix_cors::Cors;
 use actix_web::http::header::{self, HeaderName};
 use actix_web::middleware::{from_fn, Condition, DefaultHeaders};
 use actix_web::{web, App, HttpServer};
+use tokio::sync::Semaphore;
 
 pub use error::ApiError;
 
@@ -28,6 +30,10 @@ pub struct AppState {
     pub hasher: PasswordHasher,
     pub auth: AuthSettings,
     pub show_web_ui: bool,
+    /// One permit per pooled connection. Requests queue here, first come first served,
+    /// before they take a blocking thread; waiting on the pool itself would park a thread
+    /// per request and wake them in no fair order, which showed as a long latency tail.
+    pub database_slots: Arc<Semaphore>,
 }
 
 /// Binds the listening socket, so that a port already in use fails before anything else.

@@ -128,6 +128,7 @@ pub(super) async fn as_token_owner<T: Send + 'static>(
         // than the two thread switches of the blocking pool, so it runs on the worker.
         run().map_err(ApiError::from)?
     } else {
+        let _slot = state.database_slots.acquire().await.map_err(|_| ApiError::Unavailable)?;
         blocking(run).await?
     };
 
