@@ -177,11 +177,12 @@ backend_tests! {
 
     fn invalid_utf8_string_400(backend) {
         let fixture = Fixture::new(backend);
-        let cases: [(Route, &[u8], &str); 4] = [
-            (fixture.create_token(), b"{\"username\": \"\xff\"}", "invalid unicode code point at line 1 column 15"),
-            (fixture.revoke_token(), b"{\"token\": \"\xff\"}", "invalid unicode code point at line 1 column 12"),
-            (fixture.create_workspace(), b"{\"title\": \"\xff\"}", "invalid unicode code point at line 1 column 12"),
-            (fixture.update_workspace(), b"{\"title\": \"\xff\"}", "invalid unicode code point at line 1 column 12"),
+        let cases: [(Route, &[u8], &str); 5] = [
+            (fixture.create_token(), b"{\"username\": \"\xff\"}", "invalid UTF-8 at byte 14"),
+            (fixture.create_token(), b"{\"ignored\": \"\xff\"}", "invalid UTF-8 at byte 13"),
+            (fixture.revoke_token(), b"{\"token\": \"\xff\"}", "invalid UTF-8 at byte 11"),
+            (fixture.create_workspace(), b"{\"title\": \"\xff\"}", "invalid UTF-8 at byte 11"),
+            (fixture.update_workspace(), b"{\"title\": \"\xff\"}", "invalid UTF-8 at byte 11"),
         ];
 
         for (route, body, message) in cases {

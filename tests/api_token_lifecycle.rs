@@ -574,7 +574,7 @@ backend_tests! {
         let output = env.run(&["tokens", "prune"], None);
         let again = env.run(&["tokens", "prune", "--json"], None);
 
-        assert_eq!(output.assert_success(), "Pruned 2 expired or revoked tokens and 2 old login attempts\n");
+        assert_eq!(output.assert_success(), "Pruned 2 tokens (expired or revoked) and 2 old login attempts\n");
         let report: Value = serde_json::from_str(again.assert_success()).expect("tokens prune --json prints JSON");
         assert_eq!(report, json!({ "tokens": 0, "login_attempts": 0 }));
         assert_eq!(all_token_ids(&env), [live]);

@@ -1,12 +1,11 @@
-use anyhow::Context;
 use serde_json::json;
 
 use super::prompt::{prompt_new_password, read_password_from_stdin};
-use super::{print_json, read_stdin_line, stdin_is_terminal, UsageError};
+use super::{open_store, print_json, read_stdin_line, stdin_is_terminal, UsageError};
 use crate::auth::password::hash_password;
 use crate::auth::Username;
 use crate::config::Settings;
-use crate::store::{now, Store, StoreError};
+use crate::store::{now, StoreError};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -46,7 +45,7 @@ pub fn run(args: Args, settings: &Settings) -> Result<(), anyhow::Error> {
     let username = Username::parse(&raw_username)
         .map_err(|error| UsageError(format!("invalid username: {error}")))?;
 
-    let store = Store::open(&settings.database.target, 1).context("failed to open the database")?;
+    let store = open_store(settings)?;
     if store.find_login(&username)?.is_some() {
         anyhow::bail!("user '{}' already exists; choose another username", username.as_str());
     }

@@ -1,10 +1,9 @@
-use anyhow::Context;
 use serde_json::json;
 
-use super::{print_json, read_stdin_line, UsageError};
+use super::{open_store, print_json, read_stdin_line, UsageError};
 use crate::auth::{PlainToken, Username};
 use crate::config::Settings;
-use crate::store::{now, Access, Store, StoreError, TokenSelector};
+use crate::store::{now, Access, StoreError, TokenSelector};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -33,7 +32,7 @@ pub fn run(args: Args, settings: &Settings) -> Result<(), anyhow::Error> {
         None => None,
     };
 
-    let store = Store::open(&settings.database.target, 1).context("failed to open the database")?;
+    let store = open_store(settings)?;
     let Some(login) = store.find_login(&username)? else {
         anyhow::bail!("user '{}' not found; check the spelling", username.as_str());
     };

@@ -9,7 +9,7 @@ use super::{
 use crate::auth::PlainToken;
 use crate::config::{Settings, MAX_TOKEN_EXPIRY_MINUTES};
 use crate::store::models::TokenInfo;
-use crate::store::{now, Access, Store};
+use crate::store::{now, Access};
 
 /// Maximum token title length, in characters, as the HTTP API allows.
 const MAX_TITLE_CHARS: usize = 255;
@@ -202,7 +202,7 @@ fn validate_title(raw: &str) -> Result<String, UsageError> {
 }
 
 fn prune(json: bool, settings: &Settings) -> Result<(), anyhow::Error> {
-    let store = Store::open(&settings.database.target, 1).context("failed to open the database")?;
+    let store = open_store(settings)?;
     let window = Duration::minutes(i64::from(settings.auth.rate_limit_window_minutes));
     let report = store.prune(now(), window).context("failed to prune")?;
 
@@ -210,8 +210,9 @@ fn prune(json: bool, settings: &Settings) -> Result<(), anyhow::Error> {
         print_json(&json!({ "tokens": report.tokens, "login_attempts": report.login_attempts }));
     } else {
         println!(
-            "Pruned {} expired or revoked tokens and {} old login attempts",
-            report.tokens, report.login_attempts
+            "Pruned {} (expired or revoked) and {}",
+            counted(report.tokens, "token"),
+            counted(report.login_attempts, "old login attempt")
         );
     }
     Ok(())

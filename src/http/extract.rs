@@ -149,6 +149,15 @@ pub(crate) fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError
         return Err(ApiError::MalformedBody("Request body is empty; send a JSON object".to_string()));
     }
 
+    // JSON text must be UTF-8 (RFC 8259, section 8.1), but serde_json checks only the strings
+    // it decodes, so invalid bytes in a field the request type ignores would pass.
+    if let Err(error) = std::str::from_utf8(body) {
+        return Err(ApiError::MalformedBody(format!(
+            "Request body is not valid JSON: invalid UTF-8 at byte {}",
+            error.valid_up_to()
+        )));
+    }
+
     // Checks the syntax first, so that text that is not JSON gets 400 even when its first
     // tokens already have the wrong shape (such as `[1,`).
     if let Err(error) = serde_json::from_slice::<serde::de::IgnoredAny>(body) {
@@ -260,5 +269,168 @@ mod tests {
         assert!(matches!(parse_json::<Sample>(b"{\"name\": "), Err(ApiError::MalformedBody(_))));
         assert!(matches!(parse_json::<Sample>(b"  "), Err(ApiError::MalformedBody(_))));
         assert!(matches!(parse_json::<Sample>(b"{} {}"), Err(ApiError::MalformedBody(_))));
+    }
+
+    /// Property tests: for generated input, the parsers return a value or one of their
+    /// documented errors, and do not panic.
+    mod properties {
+        use proptest::prelude::*;
+        use serde_json::{Map, Value};
+
+        use super::*;
+
+        /// Nesting of arrays and objects, the body's object included, at which serde_json stops
+        /// decoding a value (its default recursion limit). Values it skips have no limit.
+        const SERDE_JSON_RECURSION_LIMIT: usize = 128;
+
+        /// Generates field names of the request bodies, and arbitrary ones.
+        fn field_name() -> impl Strategy<Value = String> {
+            prop_oneof![
+                prop::sample::select(vec!["username", "email", "password", "title", "config", "user", "token", "token_id"])
+                    .prop_map(String::from),
+                any::<String>(),
+            ]
+        }
+
+        /// Generates JSON values a few levels deep, with strings of any characters, NUL included.
+        fn json_value() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::Bool),
+                any::<i64>().prop_map(Value::from),
+                any::<f64>().prop_map(Value::from),
+                any::<String>().prop_map(Value::String),
+            ];
+            leaf.prop_recursive(4, 32, 6, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                    prop::collection::vec((field_name(), inner), 0..6)
+                        .prop_map(|fields| Value::Object(fields.into_iter().collect::<Map<String, Value>>())),
+                ]
+            })
+        }
+
+        /// Generates the bytes a header value may contain: visible ASCII, space, tab and obs-text.
+        fn header_bytes() -> impl Strategy<Value = Vec<u8>> {
+            prop::collection::vec(prop_oneof![Just(b'\t'), 0x20u8..0x7f, 0x80u8..=0xff], 0..128)
+        }
+
+        /// Fields of the same types as the route bodies (optional strings, any JSON value and a
+        /// nested object), whose structs are private to the route modules.
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code)]
+        struct RequestShape {
+            username: Option<String>,
+            password: Option<String>,
+            config: Option<Value>,
+            user: Option<Object<Credentials>>,
+        }
+
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code)]
+        struct Credentials {
+            username: Option<String>,
+            password: Option<String>,
+        }
+
+        /// Reports whether `error` is one that `parse_json` documents, with its message prefix.
+        fn is_documented_error(error: &ApiError) -> bool {
+            match error {
+                ApiError::MalformedBody(message) => {
+                    message == "Request body is empty; send a JSON object" || message.starts_with("Request body is not valid JSON: ")
+                }
+                ApiError::Validation(message) => {
+                    message == "Request body must be a JSON object" || message.starts_with("Invalid field '")
+                }
+                _ => false,
+            }
+        }
+
+        proptest! {
+            #[test]
+            fn bearer_parse_any_header(bytes in header_bytes()) {
+                let value = header::HeaderValue::from_bytes(&bytes).expect("header_bytes makes valid header values");
+                match parse_bearer(Some(&value)) {
+                    Ok(bearer) => prop_assert!(matches!(bearer.digest(), Ok(_) | Err(ApiError::InvalidToken))),
+                    Err(error) => prop_assert!(matches!(error, ApiError::NotAuthenticated), "{error:?}"),
+                }
+            }
+
+            #[test]
+            fn bearer_parse_any_scheme_case(
+                scheme in "[bB][eE][aA][rR][eE][rR]",
+                gap in "[ ]{1,4}",
+                token in "ses_[A-Za-z0-9_-]{43}",
+                trailing in "[ \t]{0,3}",
+            ) {
+                let value = header::HeaderValue::from_str(&format!("{scheme}{gap}{token}{trailing}")).expect("valid header value");
+                let digest = parse_bearer(Some(&value)).expect("a bearer token").digest().expect("a well-formed token");
+                prop_assert_eq!(digest, PlainToken::from_client(&token).digest());
+            }
+
+            #[test]
+            fn parse_json_any_bytes(body in prop::collection::vec(any::<u8>(), 0..256)) {
+                let syntax_error = body.iter().all(u8::is_ascii_whitespace)
+                    || std::str::from_utf8(&body).is_err()
+                    || serde_json::from_slice::<serde::de::IgnoredAny>(&body).is_err();
+                match parse_json::<RequestShape>(&body) {
+                    Ok(_) => prop_assert!(!syntax_error),
+                    Err(error) => {
+                        prop_assert!(is_documented_error(&error), "{error:?}");
+                        prop_assert_eq!(matches!(error, ApiError::MalformedBody(_)), syntax_error, "{:?}", error);
+                    }
+                }
+            }
+
+            #[test]
+            fn parse_json_any_value(value in json_value()) {
+                let body = serde_json::to_vec(&value).expect("a Value serializes");
+                match parse_json::<RequestShape>(&body) {
+                    Ok(_) => prop_assert!(value.is_object()),
+                    Err(ApiError::Validation(message)) if !value.is_object() => {
+                        prop_assert_eq!(message, "Request body must be a JSON object");
+                    }
+                    Err(error) => {
+                        prop_assert!(value.is_object(), "{error:?}");
+                        prop_assert!(matches!(&error, ApiError::Validation(m) if m.starts_with("Invalid field '")), "{error:?}");
+                    }
+                }
+            }
+
+            #[test]
+            fn parse_json_deep_nesting(depth in 1usize..4096, wrapper in 0..3) {
+                let (open, close) = match wrapper {
+                    0 => ("[", "]"),
+                    1 => ("{\"user\":", "}"),
+                    _ => ("{\"config\":", "}"),
+                };
+                let body = format!("{}null{}", open.repeat(depth), close.repeat(depth));
+                let result = parse_json::<RequestShape>(body.as_bytes());
+                if let Err(error) = &result {
+                    prop_assert!(is_documented_error(error), "{error:?}");
+                }
+                if wrapper == 2 && depth >= SERDE_JSON_RECURSION_LIMIT {
+                    prop_assert!(matches!(&result, Err(ApiError::MalformedBody(_))), "{result:?}");
+                }
+            }
+
+            #[test]
+            fn parse_json_invalid_utf8_string(
+                field in field_name(),
+                mut text in prop::collection::vec(any::<u8>(), 0..64),
+                position in any::<prop::sample::Index>(),
+            ) {
+                // 0xFF never occurs in UTF-8.
+                text.insert(position.index(text.len() + 1), 0xFF);
+                let mut body = serde_json::to_vec(&field).expect("a string serializes");
+                body.insert(0, b'{');
+                body.extend_from_slice(b": \"");
+                body.extend_from_slice(&text);
+                body.extend_from_slice(b"\"}");
+                let error = parse_json::<RequestShape>(&body).expect_err("invalid UTF-8 is not JSON");
+                let expected = "Request body is not valid JSON: invalid UTF-8 at byte ";
+                prop_assert!(matches!(&error, ApiError::MalformedBody(m) if m.starts_with(expected)), "{error:?}");
+            }
+        }
     }
 }

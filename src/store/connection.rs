@@ -1,5 +1,6 @@
 //! Connections to either backend, the pool, and transactions.
 
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Once;
 use std::time::Duration;
@@ -47,13 +48,14 @@ impl ConnectionManager {
         match target {
             DatabaseTarget::Sqlite { path } => {
                 configure_sqlite_library();
-                let path = path.to_str().ok_or_else(|| {
+                let path_text = path.to_str().ok_or_else(|| {
                     diesel::r2d2::Error::ConnectionError(ConnectionError::BadConnection(
                         "the SQLite path is not valid UTF-8".to_string(),
                     ))
                 })?;
-                let mut connection = SqliteConnection::establish(path).map_err(diesel::r2d2::Error::ConnectionError)?;
-                configure_sqlite(&mut connection).map_err(diesel::r2d2::Error::QueryError)?;
+                let mut connection =
+                    SqliteConnection::establish(path_text).map_err(|error| explain_sqlite_open_error(path, error.to_string()))?;
+                configure_sqlite(&mut connection).map_err(|error| explain_sqlite_open_error(path, error.to_string()))?;
                 Ok(DbConnection::Sqlite(connection))
             }
             DatabaseTarget::Postgres { url } => {
@@ -153,6 +155,47 @@ fn configure_sqlite(connection: &mut SqliteConnection) -> QueryResult<()> {
          PRAGMA synchronous = NORMAL;
          PRAGMA foreign_keys = ON;"
     ))
+}
+
+/// Builds the error for a SQLite file that could not be opened or configured. SQLite gives
+/// only "unable to open database file" when the directory is read-only and the `-wal` and
+/// `-shm` files that WAL mode keeps beside the database do not exist yet, so that case gets
+/// the cause and the fix.
+fn explain_sqlite_open_error(path: &Path, message: String) -> diesel::r2d2::Error {
+    let directory = path.parent().filter(|parent| !parent.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let message = match check_writable(directory) {
+        Err(cause) if message == "unable to open database file" => format!(
+            "{message} {}: directory {} is not writable ({cause}), but SQLite must create the database's -wal and -shm files there; \
+             make the directory writable or move the database",
+            path.display(),
+            directory.display(),
+        ),
+        _ => message,
+    };
+    diesel::r2d2::Error::ConnectionError(ConnectionError::BadConnection(message))
+}
+
+/// Checks with access(2) that the process may create files in `directory`. Unlike the mode
+/// bits, this also reports a read-only mount to root.
+#[cfg(unix)]
+fn check_writable(directory: &Path) -> std::io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+
+    let path = std::ffi::CString::new(directory.as_os_str().as_bytes())
+        .map_err(|error| std::io::Error::new(std::io::ErrorKind::InvalidInput, error))?;
+    // SAFETY: `path` is a NUL-terminated string that outlives the call, and access(2) only
+    // reads it.
+    let result = unsafe { libc::access(path.as_ptr(), libc::W_OK | libc::X_OK) };
+    if result == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+#[cfg(not(unix))]
+fn check_writable(_directory: &Path) -> std::io::Result<()> {
+    Ok(())
 }
 
 /// Adds libpq's `connect_timeout` to a URL that sets none, so a server that is down makes

@@ -99,6 +99,11 @@ impl Tenant<'_> {
     /// now; selecting one token that is not this user's gives [`StoreError::NotFound`].
     /// Revoking a token that is already revoked succeeds and counts 0.
     pub fn revoke_tokens(&mut self, selector: TokenSelector<'_>, now: NaiveDateTime) -> Result<usize, StoreError> {
+        // No stored id contains NUL, and PostgreSQL rejects a query parameter that does.
+        if matches!(selector, TokenSelector::Id(token_id) if token_id.contains('\0')) {
+            return Err(StoreError::NotFound);
+        }
+
         let mine = tokens::table.filter(tokens::user_id.eq(&self.user_id)).into_boxed();
         let selected = match selector {
             TokenSelector::All => mine,

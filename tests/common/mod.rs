@@ -8,8 +8,8 @@
 // Each test binary uses a different subset of these helpers.
 #![allow(dead_code)]
 
-use std::fs::File;
-use std::io::{BufRead, BufReader, Write};
+use std::fs::OpenOptions;
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
@@ -85,6 +85,8 @@ macro_rules! backend_tests {
         }
     };
 }
+// Test files that run on one backend only do not use the macro.
+#[allow(unused_imports)]
 pub(crate) use backend_tests;
 
 /// Exit code and output of one `sesame` command.
@@ -135,6 +137,63 @@ pub fn run_to_end(mut command: Command, stdin: Option<&str>) -> CliOutput {
         stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
         stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
     }
+}
+
+/// Runs a prepared command like [`run_to_end`], but kills it and fails the test when it has
+/// not exited after `timeout`.
+pub fn run_with_timeout(mut command: Command, stdin: Option<&str>, timeout: Duration) -> CliOutput {
+    let description = format!("{command:?}");
+    command.stdout(Stdio::piped()).stderr(Stdio::piped());
+    command.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+
+    let mut child = command.spawn().unwrap_or_else(|error| panic!("failed to start {description}: {error}"));
+    if let Some(input) = stdin {
+        let mut pipe = child.stdin.take().expect("stdin is piped");
+        // A command may exit before reading everything (a usage error), which breaks the pipe.
+        let _ = pipe.write_all(input.as_bytes());
+    }
+    let stdout = read_in_background(child.stdout.take().expect("stdout is piped"));
+    let stderr = read_in_background(child.stderr.take().expect("stderr is piped"));
+
+    let status = wait_or_kill(&mut child, timeout, &description);
+    CliOutput {
+        code: status.code().unwrap_or_else(|| panic!("{description} was killed by a signal: {status}")),
+        stdout: String::from_utf8(stdout.join().expect("stdout reader")).expect("stdout is UTF-8"),
+        stderr: String::from_utf8(stderr.join().expect("stderr reader")).expect("stderr is UTF-8"),
+    }
+}
+
+/// Waits up to `timeout` for `child` to exit and returns its status, or None when it is still
+/// running.
+pub fn try_wait_for(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
+    let mut status = None;
+    wait_until(timeout, || {
+        status = child.try_wait().expect("failed to check a child process");
+        status.is_some()
+    });
+    status
+}
+
+/// Waits up to `timeout` for `child` to exit and returns its status. A child still running
+/// then is killed, and the test fails with a message naming `description`.
+pub fn wait_or_kill(child: &mut Child, timeout: Duration, description: &str) -> ExitStatus {
+    match try_wait_for(child, timeout) {
+        Some(status) => status,
+        None => {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{description} did not exit within {timeout:?}");
+        }
+    }
+}
+
+/// Reads a pipe to its end on another thread, so that a child never blocks on a full pipe.
+fn read_in_background(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = pipe.read_to_end(&mut bytes);
+        bytes
+    })
 }
 
 /// Builds a `sesame` command with a clean environment (only PATH and `variables`) in `dir`,
@@ -536,36 +595,8 @@ impl TestApp {
     /// Starts a server on an existing test database.
     pub fn start_in(env: TestEnv, settings: &[(&str, &str)]) -> TestApp {
         let stderr_path = env.dir().join("server-stderr.log");
-        let stderr = File::create(&stderr_path).expect("failed to create the server log file");
-
-        let mut command = env.command(&["run", "--port", "0"], settings);
-        command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(stderr);
-        let mut child = command.spawn().expect("failed to start sesame run");
-
-        let stdout = child.stdout.take().expect("stdout is piped");
-        let (sender, receiver) = mpsc::channel();
-        std::thread::spawn(move || {
-            // Keep reading after the URL so the server never blocks on a full pipe.
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if let Some(url) = line.strip_prefix("Open Sesame is running at ") {
-                    let _ = sender.send(url.to_string());
-                }
-            }
-        });
-
-        let client = http_client();
-
-        let url = receiver.recv_timeout(SERVER_START_TIMEOUT);
-        let mut app = TestApp { child, url: String::new(), client, stderr_path, env };
-        match url {
-            Ok(url) => {
-                assert!(url.starts_with("http://127.0.0.1:"), "unexpected server URL {url}");
-                app.url = url;
-                app
-            }
-            Err(_) => panic!("sesame run did not print its URL; its log:\n{}", app.logs()),
-        }
+        let (child, url) = spawn_server(env.command(&["run", "--port", "0"], settings), &stderr_path);
+        TestApp { child, url, client: http_client(), stderr_path, env }
     }
 
     /// Returns what the server has written to stderr so far.
@@ -671,12 +702,45 @@ impl TestApp {
     /// Waits up to `timeout` for the server to exit and returns its status, or None when it
     /// is still running.
     pub fn wait_for_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
-        let mut status = None;
-        wait_until(timeout, || {
-            status = self.child.try_wait().expect("failed to check the server process");
-            status.is_some()
-        });
-        status
+        try_wait_for(&mut self.child, timeout)
+    }
+}
+
+/// Spawns a prepared `sesame run --port 0` command with its stderr appended to `stderr_path`,
+/// and waits up to [`SERVER_START_TIMEOUT`] for the URL it prints. Returns the process and the
+/// URL. When no URL comes, it kills the process and fails the test with the log.
+pub fn spawn_server(mut command: Command, stderr_path: &Path) -> (Child, String) {
+    let stderr = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(stderr_path)
+        .expect("failed to open the server log file");
+    command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(stderr);
+    let mut child = command.spawn().expect("failed to start sesame run");
+
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        // Keep reading after the URL so the server never blocks on a full pipe.
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if let Some(url) = line.strip_prefix("Open Sesame is running at ") {
+                let _ = sender.send(url.to_string());
+            }
+        }
+    });
+
+    match receiver.recv_timeout(SERVER_START_TIMEOUT) {
+        Ok(url) if url.starts_with("http://127.0.0.1:") => (child, url),
+        outcome => {
+            let _ = child.kill();
+            let _ = child.wait();
+            let log = std::fs::read_to_string(stderr_path).unwrap_or_default();
+            match outcome {
+                Ok(url) => panic!("unexpected server URL {url}"),
+                Err(_) => panic!("sesame run did not print its URL; its log:\n{log}"),
+            }
+        }
     }
 }
 

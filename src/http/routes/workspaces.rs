@@ -153,8 +153,30 @@ fn parse_workspace_id(raw: &str) -> Result<String, ApiError> {
 fn parse_config(value: Option<Value>) -> Result<Option<Map<String, Value>>, ApiError> {
     match value {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::Object(map)) => Ok(Some(map)),
+        Some(Value::Object(map)) => match nul_path_in_object(&map) {
+            Some(path) => Err(ApiError::Validation(format!("config{path} must not contain NUL characters"))),
+            None => Ok(Some(map)),
+        },
         Some(_) => Err(ApiError::Validation("config must be a JSON object".to_string())),
+    }
+}
+
+/// Returns the path, such as `.a[2]`, of the first key or string in `map` that contains NUL.
+/// Both backends reject such a config, because PostgreSQL's jsonb, which checks a stored
+/// config, cannot hold U+0000. serde_json's recursion limit bounds the depth.
+fn nul_path_in_object(map: &Map<String, Value>) -> Option<String> {
+    map.iter().find_map(|(key, value)| {
+        let rest = if key.contains('\0') { String::new() } else { nul_path(value)? };
+        Some(format!(".{}{rest}", key.escape_debug()))
+    })
+}
+
+fn nul_path(value: &Value) -> Option<String> {
+    match value {
+        Value::String(text) => text.contains('\0').then(String::new),
+        Value::Array(items) => items.iter().enumerate().find_map(|(index, item)| Some(format!("[{index}]{}", nul_path(item)?))),
+        Value::Object(map) => nul_path_in_object(map),
+        _ => None,
     }
 }
 
@@ -359,6 +381,19 @@ mod tests {
         );
         assert!(parse_workspace_id("not-a-uuid").is_err());
         assert!(parse_workspace_id("").is_err());
+    }
+
+    #[test]
+    fn config_with_nul_names_the_path() {
+        let cases = [
+            (serde_json::json!({ "a": "x\u{0}" }), "config.a must not contain NUL characters"),
+            (serde_json::json!({ "a": [1, { "b\u{0}": 2 }] }), "config.a[1].b\\0 must not contain NUL characters"),
+        ];
+        for (config, expected) in cases {
+            let error = parse_config(Some(config)).unwrap_err();
+            assert!(matches!(&error, ApiError::Validation(message) if message == expected), "{error:?}");
+        }
+        assert!(parse_config(Some(serde_json::json!({ "a": ["x", { "b": null }] }))).is_ok());
     }
 
     #[test]
