@@ -26,8 +26,28 @@ impl ConfigError {
         ConfigError { message: format!("invalid {variable} (value hidden): {}", expected.into()) }
     }
 
-    fn dotenv(path: &Path, problem: impl fmt::Display) -> Self {
-        ConfigError { message: format!("failed to read {}: {problem}; fix the line or remove the file", path.display()) }
+    /// Describes a `.env` problem without echoing the offending line, which may hold a
+    /// password.
+    fn dotenv(path: &Path, error: dotenvy::Error) -> Self {
+        let problem = match &error {
+            dotenvy::Error::LineParse(line, index) => {
+                let number = std::fs::read_to_string(path)
+                    .ok()
+                    .and_then(|text| {
+                        let fragment = line.lines().next().unwrap_or("").trim();
+                        text.lines().position(|candidate| !fragment.is_empty() && candidate.contains(fragment))
+                    })
+                    .map_or_else(|| "a line".to_string(), |position| format!("line {}", position + 1));
+                format!("invalid syntax on {number} at character {}", index + 1)
+            }
+            other => other.to_string(),
+        };
+        ConfigError {
+            message: format!(
+                "failed to read {}: {problem}; quote values that contain spaces, quotes or #, or remove the file",
+                path.display()
+            ),
+        }
     }
 }
 

@@ -30,6 +30,16 @@ backend_tests! {
         reply.assert(200, json!({ "status": "ok" }));
     }
 
+    fn health_answers_head(backend) {
+        let app = TestApp::start(backend);
+
+        for path in ["/livez", "/readyz"] {
+            let reply = app.send(app.request(Method::HEAD, path));
+            assert_eq!(reply.status, 200, "HEAD {path}");
+            assert_eq!(reply.text, "", "HEAD {path} body");
+        }
+    }
+
     fn readyz_reports_ok(backend) {
         let app = TestApp::start(backend);
 

@@ -401,6 +401,25 @@ backend_tests! {
         assert_eq!(live_token_ids(&app.env, &user_id).len(), 1);
     }
 
+    fn revoke_null_fields_422(backend) {
+        let app = TestApp::start(backend);
+        let (user_id, caller) = app.user_with_token("alice");
+        let cases = [
+            (json!({ "token": null }), "token"),
+            (json!({ "token_id": null }), "token_id"),
+        ];
+
+        for (body, field) in cases {
+            let reply = revoke(&app, &caller, Some(&body));
+            let detail = format!(
+                "Invalid field '{field}': must be a string, not null; leave the field out to select every token at line 1 column {}",
+                body.to_string().len()
+            );
+            reply.assert_case(&format!("body {body}"), 422, &detail);
+        }
+        assert_eq!(live_token_ids(&app.env, &user_id).len(), 1);
+    }
+
     fn revoke_unknown_or_foreign_404(backend) {
         let app = TestApp::start(backend);
         let (alice_id, alices) = app.user_with_token("alice");

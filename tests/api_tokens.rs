@@ -127,6 +127,18 @@ backend_tests! {
         app.get("/api/workspaces", &second).assert_invalid_token();
     }
 
+    fn revoke_token_null_token_422(backend) {
+        let app = TestApp::start(backend);
+        let (_, token) = app.user_with_token("alice");
+        let body = json!({ "user": { "username": "alice", "password": PASSWORD }, "token": null });
+
+        let reply = app.post_public("/api/users/revoke_token", &body);
+
+        assert_eq!(reply.status, 422);
+        assert!(reply.text.contains("Invalid field 'token': must be a string, not null"), "{}", reply.text);
+        assert_eq!(app.token_status(&token), 200);
+    }
+
     fn revoke_token_one(backend) {
         let app = TestApp::start(backend);
         let (_, revoked) = app.user_with_token("alice");

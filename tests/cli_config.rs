@@ -160,6 +160,19 @@ backend_tests! {
         output.assert_error(2, "invalid SESAME_WEBAPP_PORT 'abc': expected a port number from 0 to 65535");
     }
 
+    fn dotenv_syntax_error_hides_line(backend) {
+        let env = TestEnv::new(backend);
+        write_dotenv(&env, "SESAME_LOG=warn\nSESAME_DATABASE_PASSWORD='s3cr3t-pw\n");
+
+        let output = env.migrate();
+
+        output.assert_error(
+            2,
+            "failed to read .env: invalid syntax on line 2 at character 37; quote values that contain spaces, quotes or #, or remove the file",
+        );
+        assert!(!output.stderr.contains("s3cr3t-pw"), "{}", output.stderr);
+    }
+
     fn environment_overrides_dotenv(backend) {
         let env = TestEnv::new(backend);
         write_dotenv(&env, "SESAME_WEBAPP_PORT=abc\n");

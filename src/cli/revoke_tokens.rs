@@ -31,6 +31,17 @@ pub fn run(args: Args, settings: &Settings) -> Result<(), anyhow::Error> {
         Some(token) => Some(PlainToken::from_client(token.trim())),
         None => None,
     };
+    if let Some(token) = &token {
+        if token.expose().is_empty() {
+            return Err(UsageError("standard input is empty; send the token as its first line".to_string()).into());
+        }
+        if !token.is_well_formed() {
+            return Err(UsageError(
+                "the token is not a sesame token: tokens start with ses_ and are 47 characters long".to_string(),
+            )
+            .into());
+        }
+    }
 
     let store = open_store(settings)?;
     let Some(login) = store.find_login(&username)? else {

@@ -41,6 +41,8 @@ pub enum ApiError {
     MalformedBody(String),
     #[error("Request body is larger than the limit of {limit_bytes} bytes")]
     PayloadTooLarge { limit_bytes: usize },
+    #[error("Request body was not received within 30 seconds")]
+    RequestTimeout,
     #[error("Content-Type must be application/json")]
     UnsupportedMediaType,
     #[error("Method Not Allowed")]
@@ -65,6 +67,7 @@ impl ResponseError for ApiError {
             ApiError::MalformedBody(_) => StatusCode::BAD_REQUEST,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,

@@ -59,6 +59,9 @@ fn parse_bearer(value: Option<&header::HeaderValue>) -> Result<Bearer, ApiError>
 #[derive(Debug, Clone, Copy)]
 pub struct BodyLimit(pub usize);
 
+/// How long a client may take to send a request body once its headers have arrived.
+const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Body limit for routes that do not set one: 64 KiB.
 pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
 
@@ -118,14 +121,23 @@ fn read_body(request: &HttpRequest, payload: &mut Payload) -> LocalBoxFuture<'st
             return Err(ApiError::PayloadTooLarge { limit_bytes: limit });
         }
 
-        let mut body = BytesMut::new();
-        while let Some(chunk) = payload.next().await {
-            let chunk = chunk.map_err(|error| ApiError::MalformedBody(format!("Failed to read the request body: {error}")))?;
-            if body.len() + chunk.len() > limit {
-                return Err(ApiError::PayloadTooLarge { limit_bytes: limit });
+        let read = async {
+            let mut body = BytesMut::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk =
+                    chunk.map_err(|error| ApiError::MalformedBody(format!("Failed to read the request body: {error}")))?;
+                if body.len() + chunk.len() > limit {
+                    return Err(ApiError::PayloadTooLarge { limit_bytes: limit });
+                }
+                body.extend_from_slice(&chunk);
             }
-            body.extend_from_slice(&chunk);
-        }
+            Ok(body)
+        };
+        // actix-web times out slow headers but not slow bodies; a client that stops sending
+        // half-way would otherwise hold the connection and the request forever.
+        let body = actix_web::rt::time::timeout(BODY_READ_TIMEOUT, read)
+            .await
+            .map_err(|_| ApiError::RequestTimeout)??;
 
         // An empty body needs no content type, so clients may leave out both.
         if !content_type_ok && !body.is_empty() {
@@ -169,8 +181,11 @@ pub(crate) fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError
         let path = error.path().to_string();
         let inner = error.into_inner();
         match inner.classify() {
-            serde_json::error::Category::Data if path == "." => {
+            serde_json::error::Category::Data if path == "." && inner.to_string().starts_with("invalid type") => {
                 ApiError::Validation("Request body must be a JSON object".to_string())
+            }
+            serde_json::error::Category::Data if path == "." => {
+                ApiError::Validation(format!("Invalid request body: {inner}"))
             }
             serde_json::error::Category::Data => ApiError::Validation(format!("Invalid field '{path}': {inner}")),
             _ => ApiError::MalformedBody(format!("Request body is not valid JSON: {inner}")),
@@ -181,6 +196,16 @@ pub(crate) fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError
         .end()
         .map_err(|error| ApiError::MalformedBody(format!("Request body is not valid JSON: {error}")))?;
     Ok(value)
+}
+
+/// Deserializes an optional string field that may be left out but must not be `null`. For
+/// fields whose absence means "all" (such as the token to revoke), a `null` from a client
+/// that meant to send a value must not widen the request.
+pub fn string_not_null<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    match Option::<String>::deserialize(deserializer)? {
+        Some(value) => Ok(Some(value)),
+        None => Err(serde::de::Error::custom("must be a string, not null; leave the field out to select every token")),
+    }
 }
 
 /// A JSON object deserialized into `T`. A struct derived with serde also accepts a JSON array

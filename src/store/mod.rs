@@ -158,7 +158,18 @@ impl Store {
         if let DatabaseTarget::Sqlite { path } = target {
             migrations::prepare_sqlite_file(path)?;
         }
-        ConnectionManager::establish(target).map_err(|error| StoreError::Unavailable(error.to_string()))
+        ConnectionManager::establish(target).map_err(|error| {
+            let message = error.to_string().trim_end().to_string();
+            if message.contains("role \"") && message.contains("does not exist") {
+                StoreError::Misconfigured(format!(
+                    "{message}; run `sesame migrate` with SESAME_DATABASE_ADMIN_URL first, which creates the server's role"
+                ))
+            } else if message.contains("password authentication failed") {
+                StoreError::Misconfigured(format!("{message}; check SESAME_DATABASE_PASSWORD or the password in the URL"))
+            } else {
+                StoreError::Unavailable(message)
+            }
+        })
     }
 
     pub fn backend(&self) -> Backend {

@@ -53,8 +53,20 @@ pub fn configure(config: &mut web::ServiceConfig) {
                 .route(web::get().to(docs::file))
                 .default_service(web::to(method_not_allowed)),
         )
-        .service(web::resource("/livez").route(web::get().to(health::livez)).default_service(web::to(method_not_allowed)))
-        .service(web::resource("/readyz").route(web::get().to(health::readyz)).default_service(web::to(method_not_allowed)))
+        // Health checkers often probe with HEAD; actix-web sends the GET response's headers
+        // without its body.
+        .service(
+            web::resource("/livez")
+                .route(web::get().to(health::livez))
+                .route(web::head().to(health::livez))
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(
+            web::resource("/readyz")
+                .route(web::get().to(health::readyz))
+                .route(web::head().to(health::readyz))
+                .default_service(web::to(method_not_allowed)),
+        )
         .service(
             web::resource("/api/users/create_token")
                 .route(web::post().to(users::create_token))

@@ -10,7 +10,7 @@ use super::openapi::{BearerErrors, BodyErrors, Unavailable};
 use super::{as_token_owner, utc, validate_title};
 use crate::auth::PlainToken;
 use crate::http::error::{ApiError, ErrorBody};
-use crate::http::extract::{Bearer, OptionalJsonBody};
+use crate::http::extract::{string_not_null, Bearer, OptionalJsonBody};
 use crate::http::AppState;
 use crate::store::models::TokenInfo;
 use crate::store::{Access, TokenSelector};
@@ -60,11 +60,11 @@ pub struct NewTokenRequest {
 /// at all, revokes every token of the caller.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct RevokeRequest {
-    #[serde(default)]
-    #[schema(pattern = r"\S", example = "ses_0hlgL6I37AcSIQynFjiafipLDMet_QaSq29isMQIVwo")]
+    #[serde(default, deserialize_with = "string_not_null")]
+    #[schema(nullable = false, pattern = r"\S", example = "ses_0hlgL6I37AcSIQynFjiafipLDMet_QaSq29isMQIVwo")]
     token: Option<String>,
-    #[serde(default)]
-    #[schema(pattern = r"\S", example = "0c059057-27d6-4be7-8e59-1ff44b90d858")]
+    #[serde(default, deserialize_with = "string_not_null")]
+    #[schema(nullable = false, pattern = r"\S", example = "0c059057-27d6-4be7-8e59-1ff44b90d858")]
     token_id: Option<String>,
 }
 

@@ -10,7 +10,7 @@ use super::validate_title;
 use crate::auth::login::verify_login;
 use crate::auth::{Password, PlainToken, Username};
 use crate::http::error::{ApiError, ErrorBody};
-use crate::http::extract::{JsonBody, Object};
+use crate::http::extract::{string_not_null, JsonBody, Object};
 use crate::http::middleware::record_user_id;
 use crate::http::{blocking, AppState};
 use crate::store::{now, Access, TokenSelector};
@@ -100,8 +100,8 @@ pub struct RevokeTokenRequest {
     #[serde(default)]
     #[schema(value_type = CredentialsBody, required = true)]
     user: Option<Object<CredentialsBody>>,
-    #[serde(default)]
-    #[schema(pattern = r"\S", example = "ses_0hlgL6I37AcSIQynFjiafipLDMet_QaSq29isMQIVwo")]
+    #[serde(default, deserialize_with = "string_not_null")]
+    #[schema(nullable = false, pattern = r"\S", example = "ses_0hlgL6I37AcSIQynFjiafipLDMet_QaSq29isMQIVwo")]
     token: Option<String>,
 }
 
