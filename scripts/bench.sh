@@ -47,6 +47,9 @@ trap cleanup EXIT
 
 # Starts `sesame run` on a free port with the given environment and sets SERVER_PID and URL.
 start_server() {
+    # Created first, because the background shell opens them only after this one reads them.
+    : >"$WORK/server.out"
+    : >"$WORK/server.err"
     env "$@" SESAME_LOG=warn "$BIN" run --port 0 >"$WORK/server.out" 2>"$WORK/server.err" &
     SERVER_PID=$!
     for _ in $(seq 100); do

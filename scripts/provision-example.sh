@@ -70,6 +70,10 @@ token=$(printf '%s\n' "$token_json" | sed -n 's/.*"token":"\([^"]*\)".*/\1/p')
 (umask 077 && printf 'Authorization: Bearer %s\n' "$token" > auth.header)
 
 echo "== Starting the server"
+# The files exist before the server starts, because the background shell opens them only
+# after this one has moved on to reading server.out.
+: > server.out
+: > server.log
 "$sesame" run --port 0 > server.out 2> server.log &
 server_pid=$!
 url=

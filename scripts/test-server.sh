@@ -43,6 +43,8 @@ run_sesame() {
 start_server() {
     local sesame=$1 log_file=$2
     step "Starting sesame run --port 0"
+    # Created first, because the background shell opens it only after this one reads it.
+    : >"$SERVER_DIR/stdout.log"
     (cd "$SERVER_DIR" && exec "$sesame" run --host 127.0.0.1 --port 0) >"$SERVER_DIR/stdout.log" 2>"$log_file" &
     SERVER_PID=$!
 
