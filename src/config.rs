@@ -18,12 +18,16 @@ pub struct ConfigError {
 
 impl ConfigError {
     fn new(variable: &str, value: &str, expected: impl Into<String>) -> Self {
-        ConfigError { message: format!("invalid {variable} '{value}': {}", expected.into()) }
+        ConfigError {
+            message: format!("invalid {variable} '{value}': {}", expected.into()),
+        }
     }
 
     /// Builds an error for a secret-bearing value, which is never echoed back.
     fn redacted(variable: &str, expected: impl Into<String>) -> Self {
-        ConfigError { message: format!("invalid {variable} (value hidden): {}", expected.into()) }
+        ConfigError {
+            message: format!("invalid {variable} (value hidden): {}", expected.into()),
+        }
     }
 
     /// Describes a `.env` problem without echoing the offending line, which may hold a
@@ -35,7 +39,8 @@ impl ConfigError {
                     .ok()
                     .and_then(|text| {
                         let fragment = line.lines().next().unwrap_or("").trim();
-                        text.lines().position(|candidate| !fragment.is_empty() && candidate.contains(fragment))
+                        text.lines()
+                            .position(|candidate| !fragment.is_empty() && candidate.contains(fragment))
                     })
                     .map_or_else(|| "a line".to_string(), |position| format!("line {}", position + 1));
                 format!("invalid syntax on {number} at character {}", index + 1)
@@ -76,14 +81,19 @@ impl DatabaseTarget {
             if path.contains('\0') {
                 return Err(ConfigError::new(variable, value, "a file path must not contain NUL"));
             }
-            return Ok(DatabaseTarget::Sqlite { path: PathBuf::from(path) });
+            return Ok(DatabaseTarget::Sqlite {
+                path: PathBuf::from(path),
+            });
         }
 
         if value.starts_with("postgres://") || value.starts_with("postgresql://") {
             let parsed = Url::parse(value)
                 .map_err(|error| ConfigError::redacted(variable, format!("not a valid PostgreSQL URL ({error})")))?;
             if parsed.host_str().unwrap_or("").is_empty() && !value.contains("host=") {
-                return Err(ConfigError::redacted(variable, "a PostgreSQL URL needs a host, as in postgres://USER:PASSWORD@HOST:5432/DATABASE"));
+                return Err(ConfigError::redacted(
+                    variable,
+                    "a PostgreSQL URL needs a host, as in postgres://USER:PASSWORD@HOST:5432/DATABASE",
+                ));
             }
             return Ok(DatabaseTarget::Postgres { url: value.to_string() });
         }
@@ -206,10 +216,7 @@ impl Settings {
     }
 
     /// Builds settings from `SESAME_*` variables; empty values count as unset.
-    pub fn from_variables(
-        variables: &HashMap<String, String>,
-        overrides: &Overrides,
-    ) -> Result<Settings, ConfigError> {
+    pub fn from_variables(variables: &HashMap<String, String>, overrides: &Overrides) -> Result<Settings, ConfigError> {
         let get = |name: &str| {
             variables
                 .get(name)
@@ -243,7 +250,14 @@ impl Settings {
                 MAX_TOKEN_EXPIRY_MINUTES,
                 "a token lifetime in minutes",
             )?,
-            max_login_attempts: parse_number(&get, "SESAME_MAX_LOGIN_ATTEMPTS", 5, 1, 1_000_000, "a number of attempts")?,
+            max_login_attempts: parse_number(
+                &get,
+                "SESAME_MAX_LOGIN_ATTEMPTS",
+                5,
+                1,
+                1_000_000,
+                "a number of attempts",
+            )?,
             rate_limit_window_minutes: parse_number(
                 &get,
                 "SESAME_RATE_LIMIT_WINDOW_MINUTES",
@@ -252,10 +266,22 @@ impl Settings {
                 10_080,
                 "a window length in minutes",
             )?,
-            max_tokens_per_user: parse_number(&get, "SESAME_MAX_TOKENS_PER_USER", 100, 1, 1_000_000, "a number of tokens")?,
+            max_tokens_per_user: parse_number(
+                &get,
+                "SESAME_MAX_TOKENS_PER_USER",
+                100,
+                1,
+                1_000_000,
+                "a number of tokens",
+            )?,
         };
 
-        Ok(Settings { database, server, auth, log_filter: get("SESAME_LOG") })
+        Ok(Settings {
+            database,
+            server,
+            auth,
+            log_filter: get("SESAME_LOG"),
+        })
     }
 }
 
@@ -294,7 +320,11 @@ fn database_settings(
 
     let (target, admin_target) = match overrides.database_url.clone().or_else(|| get("SESAME_DATABASE_URL")) {
         Some(url) => {
-            let variable = if overrides.database_url.is_some() { "--database-url" } else { "SESAME_DATABASE_URL" };
+            let variable = if overrides.database_url.is_some() {
+                "--database-url"
+            } else {
+                "SESAME_DATABASE_URL"
+            };
             let target = DatabaseTarget::parse(variable, &url)?;
             let target = fill_in_role(target, &app_role, app_role_password.as_ref());
             let admin_target = match get("SESAME_DATABASE_ADMIN_URL") {
@@ -307,7 +337,9 @@ fn database_settings(
             split_postgres_targets(get, &app_role, app_role_password.as_ref())?
         }
         None => {
-            let target = DatabaseTarget::Sqlite { path: PathBuf::from("sesame.db") };
+            let target = DatabaseTarget::Sqlite {
+                path: PathBuf::from("sesame.db"),
+            };
             let admin_target = match get("SESAME_DATABASE_ADMIN_URL") {
                 Some(admin) => DatabaseTarget::parse("SESAME_DATABASE_ADMIN_URL", &admin)?,
                 None => target.clone(),
@@ -316,14 +348,29 @@ fn database_settings(
         }
     };
 
-    let pool_size = parse_number(get, "SESAME_DATABASE_POOL_SIZE", 10u32, 1, 1000, "a number of connections")?;
+    let pool_size = parse_number(
+        get,
+        "SESAME_DATABASE_POOL_SIZE",
+        10u32,
+        1,
+        1000,
+        "a number of connections",
+    )?;
 
-    Ok(DatabaseSettings { target, admin_target, app_role, app_role_password, pool_size })
+    Ok(DatabaseSettings {
+        target,
+        admin_target,
+        app_role,
+        app_role_password,
+        pool_size,
+    })
 }
 
 /// Puts the restricted role's name and password into a PostgreSQL URL that names no user.
 fn fill_in_role(target: DatabaseTarget, role: &str, password: Option<&SecretString>) -> DatabaseTarget {
-    let DatabaseTarget::Postgres { url } = &target else { return target };
+    let DatabaseTarget::Postgres { url } = &target else {
+        return target;
+    };
     let Ok(mut parsed) = Url::parse(url) else { return target };
     if !parsed.username().is_empty() {
         return target;
@@ -333,7 +380,9 @@ fn fill_in_role(target: DatabaseTarget, role: &str, password: Option<&SecretStri
     if let Some(password) = password {
         let _ = parsed.set_password(Some(password.expose()));
     }
-    DatabaseTarget::Postgres { url: parsed.to_string() }
+    DatabaseTarget::Postgres {
+        url: parsed.to_string(),
+    }
 }
 
 /// Builds the server and admin URLs from the split variables of Open Sesame `.env` files.
@@ -388,7 +437,11 @@ where
     let Some(value) = get(variable) else { return Ok(default) };
     match value.parse::<T>() {
         Ok(number) if number >= min && number <= max => Ok(number),
-        _ => Err(ConfigError::new(variable, &value, format!("expected {what} from {min} to {max}"))),
+        _ => Err(ConfigError::new(
+            variable,
+            &value,
+            format!("expected {what} from {min} to {max}"),
+        )),
     }
 }
 
@@ -444,7 +497,12 @@ mod tests {
     #[test]
     fn defaults_match_documentation() {
         let settings = settings(&[]).unwrap();
-        assert_eq!(settings.database.target, DatabaseTarget::Sqlite { path: "sesame.db".into() });
+        assert_eq!(
+            settings.database.target,
+            DatabaseTarget::Sqlite {
+                path: "sesame.db".into()
+            }
+        );
         assert_eq!(settings.server.host, "127.0.0.1");
         assert_eq!(settings.server.port, 8000);
         assert_eq!(settings.auth.token_expiry_minutes, 525_600);
@@ -459,7 +517,10 @@ mod tests {
     #[test]
     fn bad_port_names_variable_and_value() {
         let error = settings(&[("SESAME_WEBAPP_PORT", "80a")]).unwrap_err().to_string();
-        assert_eq!(error, "invalid SESAME_WEBAPP_PORT '80a': expected a port number from 0 to 65535");
+        assert_eq!(
+            error,
+            "invalid SESAME_WEBAPP_PORT '80a': expected a port number from 0 to 65535"
+        );
     }
 
     #[test]
@@ -477,9 +538,15 @@ mod tests {
     #[test]
     fn flag_overrides_environment() {
         let variables = [("SESAME_DATABASE_URL".to_string(), "sqlite://env.db".to_string())].into();
-        let overrides = Overrides { database_url: Some("sqlite://flag.db".into()), ..Overrides::default() };
+        let overrides = Overrides {
+            database_url: Some("sqlite://flag.db".into()),
+            ..Overrides::default()
+        };
         let settings = Settings::from_variables(&variables, &overrides).unwrap();
-        assert_eq!(settings.database.target, DatabaseTarget::Sqlite { path: "flag.db".into() });
+        assert_eq!(
+            settings.database.target,
+            DatabaseTarget::Sqlite { path: "flag.db".into() }
+        );
     }
 
     #[test]
@@ -489,7 +556,9 @@ mod tests {
 
     #[test]
     fn unknown_scheme_hides_value() {
-        let error = settings(&[("SESAME_DATABASE_URL", "mysql://root:hunter2@db/x")]).unwrap_err().to_string();
+        let error = settings(&[("SESAME_DATABASE_URL", "mysql://root:hunter2@db/x")])
+            .unwrap_err()
+            .to_string();
         assert!(!error.contains("hunter2"), "{error}");
         assert!(error.contains("SESAME_DATABASE_URL"), "{error}");
     }
@@ -504,9 +573,14 @@ mod tests {
         .unwrap();
         assert_eq!(
             settings.database.target,
-            DatabaseTarget::Postgres { url: "postgres://chat_app:s3cret@127.0.0.1:5432/sesame".into() }
+            DatabaseTarget::Postgres {
+                url: "postgres://chat_app:s3cret@127.0.0.1:5432/sesame".into()
+            }
         );
-        assert_eq!(settings.database.target.redacted(), "postgres://chat_app:***@127.0.0.1:5432/sesame");
+        assert_eq!(
+            settings.database.target.redacted(),
+            "postgres://chat_app:***@127.0.0.1:5432/sesame"
+        );
         assert!(!format!("{:?}", settings.database).contains("s3cret"));
     }
 
@@ -523,11 +597,15 @@ mod tests {
         .unwrap();
         assert_eq!(
             settings.database.target,
-            DatabaseTarget::Postgres { url: "postgres://sesame:p%40ss%20word@db.internal:6543/chat".into() }
+            DatabaseTarget::Postgres {
+                url: "postgres://sesame:p%40ss%20word@db.internal:6543/chat".into()
+            }
         );
         assert_eq!(
             settings.database.admin_target,
-            DatabaseTarget::Postgres { url: "postgres://postgres:root@db.internal:6543/chat".into() }
+            DatabaseTarget::Postgres {
+                url: "postgres://postgres:root@db.internal:6543/chat".into()
+            }
         );
     }
 
@@ -538,8 +616,15 @@ mod tests {
 
     #[test]
     fn cors_origins_parsed_and_checked() {
-        let settings = settings(&[("SESAME_CORS_ALLOWED_ORIGINS", "https://a.example, http://localhost:3000")]).unwrap();
-        assert_eq!(settings.server.cors_allowed_origins, vec!["https://a.example", "http://localhost:3000"]);
+        let settings = settings(&[(
+            "SESAME_CORS_ALLOWED_ORIGINS",
+            "https://a.example, http://localhost:3000",
+        )])
+        .unwrap();
+        assert_eq!(
+            settings.server.cors_allowed_origins,
+            vec!["https://a.example", "http://localhost:3000"]
+        );
         let error = self::settings(&[("SESAME_CORS_ALLOWED_ORIGINS", "https://a.example/path")]).unwrap_err();
         assert!(error.to_string().contains("SESAME_CORS_ALLOWED_ORIGINS"));
     }

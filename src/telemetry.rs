@@ -12,8 +12,9 @@ use tracing_subscriber::EnvFilter;
 /// `sesame=debug,actix_web=warn`); `default` applies when it is `None`.
 pub fn init(filter: Option<&str>, default: &str) -> Result<(), anyhow::Error> {
     let directives = filter.unwrap_or(default);
-    let filter = EnvFilter::try_new(directives)
-        .map_err(|error| anyhow::anyhow!("invalid SESAME_LOG '{directives}': {error}; use a level such as info or debug"))?;
+    let filter = EnvFilter::try_new(directives).map_err(|error| {
+        anyhow::anyhow!("invalid SESAME_LOG '{directives}': {error}; use a level such as info or debug")
+    })?;
 
     // A second call (as in tests that run several commands in one process) keeps the first
     // subscriber.

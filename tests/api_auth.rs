@@ -25,14 +25,21 @@ fn protected_routes() -> Vec<(Method, &'static str, Option<serde_json::Value>)> 
 fn assert_rejected_everywhere(app: &TestApp, token: &str) {
     for (method, path, body) in protected_routes() {
         let reply = app.call(method.clone(), path, token, body.as_ref());
-        reply.assert_case(&format!("{method} {path}"), 401, "Invalid or revoked authentication token");
+        reply.assert_case(
+            &format!("{method} {path}"),
+            401,
+            "Invalid or revoked authentication token",
+        );
         assert_eq!(reply.header("www-authenticate"), Some("Bearer"), "{method} {path}");
     }
 }
 
 /// Sends `GET /api/workspaces` with the raw `Authorization` header value.
 fn list_with_authorization(app: &TestApp, value: HeaderValue) -> Reply {
-    app.send(app.request(Method::GET, "/api/workspaces").header("authorization", value))
+    app.send(
+        app.request(Method::GET, "/api/workspaces")
+            .header("authorization", value),
+    )
 }
 
 fn expire_token(app: &TestApp, token: &str) {
@@ -49,7 +56,10 @@ fn token_lifetime_secs(app: &TestApp, token: &str) -> i64 {
         Backend::Sqlite => "CAST(ROUND((julianday(expires_at) - julianday(created_at)) * 86400) AS INTEGER)",
         Backend::Postgres => "CAST(ROUND(EXTRACT(EPOCH FROM expires_at - created_at)) AS BIGINT)",
     };
-    let query = format!("SELECT CAST({seconds} AS TEXT) AS value FROM tokens WHERE token_hash = '{}'", sha256_hex(token));
+    let query = format!(
+        "SELECT CAST({seconds} AS TEXT) AS value FROM tokens WHERE token_hash = '{}'",
+        sha256_hex(token)
+    );
     app.env.db().string(&query).parse().expect("a whole number of seconds")
 }
 

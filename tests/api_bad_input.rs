@@ -40,16 +40,33 @@ impl Fixture {
         let app = TestApp::start(backend);
         let (_, token) = app.user_with_token("alice");
         let workspace = app.create_workspace(&token, &json!({ "title": "Original", "config": { "kept": true } }));
-        let workspace_path = format!("/api/workspaces/{}", workspace["workspace_id"].as_str().expect("a string"));
-        Fixture { app, token, workspace_path }
+        let workspace_path = format!(
+            "/api/workspaces/{}",
+            workspace["workspace_id"].as_str().expect("a string")
+        );
+        Fixture {
+            app,
+            token,
+            workspace_path,
+        }
     }
 
     fn create_token(&self) -> Route {
-        Route { method: Method::POST, path: "/api/users/create_token".into(), token: None, limit: TOKEN_ROUTE_LIMIT }
+        Route {
+            method: Method::POST,
+            path: "/api/users/create_token".into(),
+            token: None,
+            limit: TOKEN_ROUTE_LIMIT,
+        }
     }
 
     fn revoke_token(&self) -> Route {
-        Route { method: Method::POST, path: "/api/users/revoke_token".into(), token: None, limit: TOKEN_ROUTE_LIMIT }
+        Route {
+            method: Method::POST,
+            path: "/api/users/revoke_token".into(),
+            token: None,
+            limit: TOKEN_ROUTE_LIMIT,
+        }
     }
 
     fn create_workspace(&self) -> Route {
@@ -71,7 +88,12 @@ impl Fixture {
     }
 
     fn routes(&self) -> [Route; 4] {
-        [self.create_token(), self.revoke_token(), self.create_workspace(), self.update_workspace()]
+        [
+            self.create_token(),
+            self.revoke_token(),
+            self.create_workspace(),
+            self.update_workspace(),
+        ]
     }
 
     /// Sends raw bytes to a route, with `content_type` when given.

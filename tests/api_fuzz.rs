@@ -37,7 +37,9 @@ const BODY_ROUTES: &[(&str, &str, bool)] = &[
 const GET_ROUTES: &[&str] = &["/api/workspaces", "/api/tokens", "/api/workspaces/{id}"];
 
 /// Field names of the request bodies.
-const FIELD_NAMES: &[&str] = &["username", "email", "password", "title", "config", "user", "token", "token_id"];
+const FIELD_NAMES: &[&str] = &[
+    "username", "email", "password", "title", "config", "user", "token", "token_id",
+];
 
 /// Generates field names of the request bodies, and arbitrary ones.
 fn field_name() -> impl Strategy<Value = String> {
@@ -84,9 +86,14 @@ fn object(fields: Vec<(String, Value)>) -> Value {
 /// body gets past parsing to validation and storage, and sometimes any JSON value.
 fn field_value(name: &'static str) -> BoxedStrategy<Value> {
     let typed = match name {
-        "config" => prop::collection::vec((field_text(), json_value()), 0..4).prop_map(object).boxed(),
+        "config" => prop::collection::vec((field_text(), json_value()), 0..4)
+            .prop_map(object)
+            .boxed(),
         "user" => prop::collection::vec(
-            (prop::sample::select(vec!["username", "email", "password"]).prop_map(String::from), field_text().prop_map(Value::String)),
+            (
+                prop::sample::select(vec!["username", "email", "password"]).prop_map(String::from),
+                field_text().prop_map(Value::String),
+            ),
             0..3,
         )
         .prop_map(object)
@@ -159,10 +166,22 @@ fn authorization() -> impl Strategy<Value = Vec<u8>> {
 fn check_reply(case: &str, reply: &Reply) -> Result<(), TestCaseError> {
     prop_assert!(reply.status < 500, "{case}: {} {}", reply.status, reply.text);
     if reply.status >= 400 {
-        let body: Value = serde_json::from_str(&reply.text)
-            .map_err(|error| TestCaseError::fail(format!("{case}: {} body is not JSON ({error}): {}", reply.status, reply.text)))?;
-        let detail = body.as_object().filter(|object| object.len() == 1).and_then(|object| object["detail"].as_str());
-        prop_assert!(detail.is_some_and(|detail| !detail.is_empty()), "{case}: {} body {}", reply.status, reply.text);
+        let body: Value = serde_json::from_str(&reply.text).map_err(|error| {
+            TestCaseError::fail(format!(
+                "{case}: {} body is not JSON ({error}): {}",
+                reply.status, reply.text
+            ))
+        })?;
+        let detail = body
+            .as_object()
+            .filter(|object| object.len() == 1)
+            .and_then(|object| object["detail"].as_str());
+        prop_assert!(
+            detail.is_some_and(|detail| !detail.is_empty()),
+            "{case}: {} body {}",
+            reply.status,
+            reply.text
+        );
     }
     Ok(())
 }

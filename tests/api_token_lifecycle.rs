@@ -7,7 +7,9 @@ mod common;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
-use common::{backend_tests, is_token_shaped, parse_utc, sha256_hex, wait_until, Reply, TestApp, TestEnv, LONG_AGO, PASSWORD};
+use common::{
+    backend_tests, is_token_shaped, parse_utc, sha256_hex, wait_until, Reply, TestApp, TestEnv, LONG_AGO, PASSWORD,
+};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -16,7 +18,14 @@ const TOKEN_NOT_FOUND: &str = "Token not found";
 const CONTROL_CHARACTERS: &str = "title must not contain control characters";
 
 /// Keys of each entry of `GET /api/tokens`, sorted.
-const LISTED_KEYS: [&str; 6] = ["created_at", "expires_at", "last_used_at", "revoked", "title", "token_id"];
+const LISTED_KEYS: [&str; 6] = [
+    "created_at",
+    "expires_at",
+    "last_used_at",
+    "revoked",
+    "title",
+    "token_id",
+];
 
 /// Keys of a `POST /api/tokens/token` response, sorted.
 const CREATED_KEYS: [&str; 6] = ["created_at", "expires_at", "success", "title", "token", "token_id"];
@@ -74,7 +83,9 @@ fn list_tokens(app: &TestApp, caller: &str) -> Vec<Value> {
 fn listed_token(app: &TestApp, caller: &str, token_id: &str) -> Value {
     let tokens = list_tokens(app, caller);
     let entry = tokens.iter().find(|entry| entry["token_id"] == json!(token_id));
-    entry.unwrap_or_else(|| panic!("token {token_id} is not listed")).clone()
+    entry
+        .unwrap_or_else(|| panic!("token {token_id} is not listed"))
+        .clone()
 }
 
 /// `POST /api/tokens/revoke` as `caller`, with `body` or none at all.
@@ -88,7 +99,12 @@ fn expect_str(value: &Value) -> &str {
 
 /// Returns the keys of a JSON object, sorted.
 fn keys(value: &Value) -> Vec<&str> {
-    let mut keys: Vec<&str> = value.as_object().expect("a JSON object").keys().map(String::as_str).collect();
+    let mut keys: Vec<&str> = value
+        .as_object()
+        .expect("a JSON object")
+        .keys()
+        .map(String::as_str)
+        .collect();
     keys.sort_unstable();
     keys
 }
@@ -108,7 +124,10 @@ fn sql_time_ago(age: chrono::Duration) -> String {
 
 /// Returns the stored token_id of a token, found by its digest.
 fn token_id(env: &TestEnv, token: &str) -> String {
-    env.db().string(&format!("SELECT token_id AS value FROM tokens WHERE token_hash = '{}'", sha256_hex(token)))
+    env.db().string(&format!(
+        "SELECT token_id AS value FROM tokens WHERE token_hash = '{}'",
+        sha256_hex(token)
+    ))
 }
 
 /// Returns the stored `last_used_at` of a token as text, or None while it is NULL.
@@ -127,7 +146,10 @@ fn wait_for_last_used(env: &TestEnv, token_id: &str, previous: Option<&str>) -> 
         current = stored_last_used(env, token_id);
         current.is_some() && current.as_deref() != previous
     });
-    assert!(refreshed, "last_used_at of token {token_id} is still {current:?} after {REFRESH_TIMEOUT:?}");
+    assert!(
+        refreshed,
+        "last_used_at of token {token_id} is still {current:?} after {REFRESH_TIMEOUT:?}"
+    );
     current.expect("checked above")
 }
 
@@ -140,11 +162,13 @@ fn live_token_ids(env: &TestEnv, user_id: &str) -> Vec<String> {
 
 /// Revokes a token with `sesame revoke-tokens`, which records when it was revoked.
 fn cli_revoke(env: &TestEnv, username: &str, token: &str) {
-    env.run(&["revoke-tokens", "--username", username, "--token", token], None).assert_success();
+    env.run(&["revoke-tokens", "--username", username, "--token", token], None)
+        .assert_success();
 }
 
 fn all_token_ids(env: &TestEnv) -> Vec<String> {
-    env.db().strings("SELECT token_id AS value FROM tokens ORDER BY token_id")
+    env.db()
+        .strings("SELECT token_id AS value FROM tokens ORDER BY token_id")
 }
 
 fn sorted(mut values: Vec<String>) -> Vec<String> {

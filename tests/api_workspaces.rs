@@ -11,7 +11,10 @@ const WORKSPACE_NOT_FOUND: &str = "Workspace not found";
 const MISSING_ID: &str = "5f0c7a39-2f36-4a6e-9d1b-0d2a9c1e4b77";
 
 fn workspace_path(workspace: &Value) -> String {
-    format!("/api/workspaces/{}", workspace["workspace_id"].as_str().expect("workspace_id is a string"))
+    format!(
+        "/api/workspaces/{}",
+        workspace["workspace_id"].as_str().expect("workspace_id is a string")
+    )
 }
 
 /// Returns the titles of `GET /api/workspaces?QUERY`, failing the test unless the server
@@ -21,11 +24,17 @@ fn list_titles(app: &TestApp, token: &str, query: &str) -> Vec<String> {
     assert_eq!(reply.status, 200, "{}", reply.text);
     let list = reply.json();
     let items = list.as_array().expect("a JSON array");
-    items.iter().map(|item| item["title"].as_str().expect("title is a string").to_string()).collect()
+    items
+        .iter()
+        .map(|item| item["title"].as_str().expect("title is a string").to_string())
+        .collect()
 }
 
 fn create_titled(app: &TestApp, token: &str, titles: &[&str]) -> Vec<Value> {
-    titles.iter().map(|title| app.create_workspace(token, &json!({ "title": title }))).collect()
+    titles
+        .iter()
+        .map(|title| app.create_workspace(token, &json!({ "title": title })))
+        .collect()
 }
 
 /// Returns the stored title, config and updated_at of a workspace, read from the database.
@@ -34,7 +43,11 @@ fn stored_row(app: &TestApp, workspace: &Value) -> Vec<String> {
     let mut db = app.env.db();
     ["title", "config", "CAST(updated_at AS TEXT)", "user_id"]
         .iter()
-        .map(|column| db.string(&format!("SELECT {column} AS value FROM workspaces WHERE workspace_id = '{id}'")))
+        .map(|column| {
+            db.string(&format!(
+                "SELECT {column} AS value FROM workspaces WHERE workspace_id = '{id}'"
+            ))
+        })
         .collect()
 }
 

@@ -26,9 +26,20 @@ fn sign_in_page_in_chromium() {
 
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "browser-test.sh failed ({}):\n{stdout}\n{stderr}", output.status);
-    assert!(stdout.contains("browser test passed"), "browser-test.sh did not report success:\n{stdout}\n{stderr}");
+    assert!(
+        output.status.success(),
+        "browser-test.sh failed ({}):\n{stdout}\n{stderr}",
+        output.status
+    );
+    assert!(
+        stdout.contains("browser test passed"),
+        "browser-test.sh did not report success:\n{stdout}\n{stderr}"
+    );
 
     let png = std::fs::read(&screenshot).unwrap_or_else(|error| panic!("{}: {error}", screenshot.display()));
-    assert!(png.starts_with(PNG_SIGNATURE), "{} is not a PNG file", screenshot.display());
+    assert!(
+        png.starts_with(PNG_SIGNATURE),
+        "{} is not a PNG file",
+        screenshot.display()
+    );
 }

@@ -17,7 +17,13 @@ fn migration_versions(backend: Backend) -> Vec<String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(folder);
     let mut versions: Vec<String> = std::fs::read_dir(&root)
         .unwrap_or_else(|error| panic!("failed to list {}: {error}", root.display()))
-        .map(|entry| entry.expect("a directory entry").file_name().to_string_lossy().into_owned())
+        .map(|entry| {
+            entry
+                .expect("a directory entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
         .map(|name| name.split('_').next().expect("a folder name").replace('-', ""))
         .collect();
     versions.sort();
@@ -27,7 +33,9 @@ fn migration_versions(backend: Backend) -> Vec<String> {
 /// Returns the line `migrate` prints about the restricted role on PostgreSQL, or "" on SQLite.
 fn role_line(env: &TestEnv, verb: &str) -> String {
     match env.postgres_role() {
-        Some(role) => format!("{verb} role {role} with row-level security (no BYPASSRLS) and the grants the server needs\n"),
+        Some(role) => {
+            format!("{verb} role {role} with row-level security (no BYPASSRLS) and the grants the server needs\n")
+        }
         None => String::new(),
     }
 }
@@ -52,7 +60,11 @@ fn assert_help_mentions(args: &[&str], expected: &[&str]) {
 
     assert_eq!(output.code, 0, "{full:?}: {}", output.stderr);
     for text in expected {
-        assert!(output.stdout.contains(text), "{full:?} lacks {text:?} in:\n{}", output.stdout);
+        assert!(
+            output.stdout.contains(text),
+            "{full:?} lacks {text:?} in:\n{}",
+            output.stdout
+        );
     }
 }
 
@@ -238,7 +250,14 @@ fn top_level_help_lists_commands_and_defaults() {
 fn create_user_help_states_limits() {
     assert_help_mentions(
         &["create-user"],
-        &["--username <NAME>", "1 to 255 characters", "[alias: --email]", "--password-stdin", "8 to 1024 bytes", "--json"],
+        &[
+            "--username <NAME>",
+            "1 to 255 characters",
+            "[alias: --email]",
+            "--password-stdin",
+            "8 to 1024 bytes",
+            "--json",
+        ],
     );
 }
 
@@ -261,7 +280,13 @@ fn run_help_states_defaults() {
 fn revoke_tokens_help_explains_token() {
     assert_help_mentions(
         &["revoke-tokens"],
-        &["--username <NAME>", "--token <TOKEN>", "standard input with -", "every token", "--json"],
+        &[
+            "--username <NAME>",
+            "--token <TOKEN>",
+            "standard input with -",
+            "every token",
+            "--json",
+        ],
     );
 }
 

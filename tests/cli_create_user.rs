@@ -7,7 +7,10 @@ use serde_json::Value;
 
 /// Runs `create-user --username NAME --password-stdin` with `stdin` as standard input.
 fn create_user(env: &TestEnv, username: &str, stdin: &str) -> CliOutput {
-    env.run(&["create-user", "--username", username, "--password-stdin"], Some(stdin))
+    env.run(
+        &["create-user", "--username", username, "--password-stdin"],
+        Some(stdin),
+    )
 }
 
 fn user_count(env: &TestEnv) -> i64 {
@@ -20,7 +23,9 @@ fn stored_username(env: &TestEnv) -> String {
 }
 
 fn stored_user_id(env: &TestEnv, username: &str) -> String {
-    env.db().string(&format!("SELECT user_id AS value FROM users WHERE username = '{username}'"))
+    env.db().string(&format!(
+        "SELECT user_id AS value FROM users WHERE username = '{username}'"
+    ))
 }
 
 /// Parses the stdout of a successful `--json` run.

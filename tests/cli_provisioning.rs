@@ -20,25 +20,41 @@ use diesel::PgConnection;
 use rand::Rng;
 use serde_json::{json, Value};
 
-use common::{backend_tests, is_token_shaped, is_user_id, run_to_end, sesame_command, sha256_hex, CliOutput, TestApp, TestEnv, PASSWORD, SESAME};
+use common::{
+    backend_tests, is_token_shaped, is_user_id, run_to_end, sesame_command, sha256_hex, CliOutput, TestApp, TestEnv,
+    PASSWORD, SESAME,
+};
 
 /// Parses a command's stdout as one JSON document.
 fn stdout_json(output: &CliOutput) -> Value {
-    serde_json::from_str(&output.stdout)
-        .unwrap_or_else(|error| panic!("stdout is not JSON ({error}): {}; stderr: {}", output.stdout, output.stderr))
+    serde_json::from_str(&output.stdout).unwrap_or_else(|error| {
+        panic!(
+            "stdout is not JSON ({error}): {}; stderr: {}",
+            output.stdout, output.stderr
+        )
+    })
 }
 
 /// Returns the keys of a JSON object, sorted.
 fn keys(value: &Value) -> Vec<&str> {
-    let mut keys: Vec<&str> = value.as_object().expect("a JSON object").keys().map(String::as_str).collect();
+    let mut keys: Vec<&str> = value
+        .as_object()
+        .expect("a JSON object")
+        .keys()
+        .map(String::as_str)
+        .collect();
     keys.sort_unstable();
     keys
 }
 
 fn parse_time(value: &Value) -> DateTime<Utc> {
-    let text = value.as_str().unwrap_or_else(|| panic!("expected a timestamp string, got {value}"));
+    let text = value
+        .as_str()
+        .unwrap_or_else(|| panic!("expected a timestamp string, got {value}"));
     assert!(text.ends_with('Z'), "timestamp {text} is not in UTC");
-    DateTime::parse_from_rfc3339(text).unwrap_or_else(|error| panic!("{text} is not RFC 3339: {error}")).with_timezone(&Utc)
+    DateTime::parse_from_rfc3339(text)
+        .unwrap_or_else(|error| panic!("{text} is not RFC 3339: {error}"))
+        .with_timezone(&Utc)
 }
 
 /// Writes `contents` to a file in the test's directory and returns its path as text.
@@ -741,7 +757,10 @@ fn import_thousands_with_conflicts_on(backend: common::Backend) {
     let started = Instant::now();
     let output = env.run_admin(&["import-users", &path, "--on-conflict", "skip", "--json"], None);
     let elapsed = started.elapsed();
-    eprintln!("{backend:?}: imported {total_rows} rows ({LARGE_NEW_USERS} new users) in {:.1} s", elapsed.as_secs_f64());
+    eprintln!(
+        "{backend:?}: imported {total_rows} rows ({LARGE_NEW_USERS} new users) in {:.1} s",
+        elapsed.as_secs_f64()
+    );
 
     assert_eq!(output.code, 1);
     assert_eq!(
@@ -756,8 +775,14 @@ fn import_thousands_with_conflicts_on(backend: common::Backend) {
     assert_eq!(failed.len(), LARGE_BAD_ROWS);
     let failed_lines: Vec<u64> = failed.iter().map(|row| row["line"].as_u64().unwrap()).collect();
     assert_eq!(failed_lines, bad_lines);
-    assert_eq!(failed[0], json!({ "line": bad_lines[0], "username": "short0", "reason": "invalid password: password must be at least 8 bytes" }));
-    assert_eq!(failed[1], json!({ "line": bad_lines[1], "username": "", "reason": "invalid username: username must not be empty" }));
+    assert_eq!(
+        failed[0],
+        json!({ "line": bad_lines[0], "username": "short0", "reason": "invalid password: password must be at least 8 bytes" })
+    );
+    assert_eq!(
+        failed[1],
+        json!({ "line": bad_lines[1], "username": "", "reason": "invalid username: username must not be empty" })
+    );
     assert_eq!(
         failed[2],
         json!({ "line": bad_lines[2], "reason": "expected 2 fields as in the header, found 3; quote a value that contains a comma" })
@@ -769,11 +794,27 @@ fn import_thousands_with_conflicts_on(backend: common::Backend) {
 
     let mut db = env.db();
     assert_eq!(db.count("users"), (LARGE_NEW_USERS + LARGE_EXISTING) as i64);
-    assert_eq!(db.count("users WHERE username_key LIKE 'user%@example.com'"), LARGE_NEW_USERS as i64);
-    assert_eq!(db.count("users WHERE substr(username, 1, 4) = 'USER'"), 0, "the first row of a repeated username wins");
-    let hashes: HashSet<String> = db.strings("SELECT password_hash AS value FROM users").into_iter().collect();
-    assert_eq!(hashes.len(), LARGE_NEW_USERS + LARGE_EXISTING, "every user has its own salted hash");
-    assert!(hashes.iter().all(|hash| hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$")));
+    assert_eq!(
+        db.count("users WHERE username_key LIKE 'user%@example.com'"),
+        LARGE_NEW_USERS as i64
+    );
+    assert_eq!(
+        db.count("users WHERE substr(username, 1, 4) = 'USER'"),
+        0,
+        "the first row of a repeated username wins"
+    );
+    let hashes: HashSet<String> = db
+        .strings("SELECT password_hash AS value FROM users")
+        .into_iter()
+        .collect();
+    assert_eq!(
+        hashes.len(),
+        LARGE_NEW_USERS + LARGE_EXISTING,
+        "every user has its own salted hash"
+    );
+    assert!(hashes
+        .iter()
+        .all(|hash| hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$")));
 }
 
 // Tests that do not depend on the backend.
@@ -789,8 +830,18 @@ fn import_progress_bar_on_terminal() {
 
     let output = run_in_terminal(&env, &["import-users", &path], "");
     assert_eq!(output.code, 0, "terminal: {}", output.stdout);
-    assert!(output.stdout.contains("users hashed"), "a progress bar was drawn: {}", output.stdout);
-    assert!(output.stdout.contains("Created 120 users, skipped 0, failed 0 (of 120 rows read)"), "{}", output.stdout);
+    assert!(
+        output.stdout.contains("users hashed"),
+        "a progress bar was drawn: {}",
+        output.stdout
+    );
+    assert!(
+        output
+            .stdout
+            .contains("Created 120 users, skipped 0, failed 0 (of 120 rows read)"),
+        "{}",
+        output.stdout
+    );
 }
 
 #[test]
@@ -798,13 +849,23 @@ fn completions_for_each_shell() {
     let dir = tempfile::tempdir().unwrap();
     // Completions need no database, so even an invalid configuration does not stop them.
     let broken = [("SESAME_DATABASE_URL", "mysql://nowhere")];
-    let markers = [("bash", "complete -F _sesame"), ("zsh", "#compdef sesame"), ("fish", "complete -c sesame")];
+    let markers = [
+        ("bash", "complete -F _sesame"),
+        ("zsh", "#compdef sesame"),
+        ("fish", "complete -c sesame"),
+    ];
 
     for (shell, marker) in markers {
         let output = run_to_end(sesame_command(dir.path(), &["completions", shell], &broken), None);
         let script = output.assert_success();
         assert!(script.contains(marker), "{shell} script lacks {marker}");
-        for word in ["import-users", "set-password", "on-conflict", "keep-tokens", "expires-in"] {
+        for word in [
+            "import-users",
+            "set-password",
+            "on-conflict",
+            "keep-tokens",
+            "expires-in",
+        ] {
             assert!(script.contains(word), "{shell} script lacks {word}");
         }
         assert_eq!(output.stderr, "");
@@ -823,10 +884,17 @@ fn bash_completion_script_loads() {
     std::fs::write(&path, output.assert_success()).unwrap();
 
     let check = Command::new("bash")
-        .args(["-c", &format!("source {} && complete -p sesame", shell_quote(path.to_str().unwrap()))])
+        .args([
+            "-c",
+            &format!("source {} && complete -p sesame", shell_quote(path.to_str().unwrap())),
+        ])
         .output()
         .expect("failed to run bash");
-    assert!(check.status.success(), "bash: {}", String::from_utf8_lossy(&check.stderr));
+    assert!(
+        check.status.success(),
+        "bash: {}",
+        String::from_utf8_lossy(&check.stderr)
+    );
     let registered = String::from_utf8_lossy(&check.stdout);
     assert!(registered.starts_with("complete "), "{registered}");
     assert!(registered.contains(" -F _sesame "), "{registered}");
@@ -840,28 +908,48 @@ fn help_lists_commands_and_exit_codes() {
     let top = run_to_end(sesame_command(dir.path(), &["--help"], &[]), None);
     let help = top.assert_success();
     for command in ["users", "import-users", "completions", "tokens"] {
-        assert!(help.contains(&format!("\n  {command} ")), "--help lacks {command}: {help}");
+        assert!(
+            help.contains(&format!("\n  {command} ")),
+            "--help lacks {command}: {help}"
+        );
     }
-    assert!(help.contains("Exit codes: 0 success, 1 a failed operation, 2 a usage or configuration error."), "{help}");
+    assert!(
+        help.contains("Exit codes: 0 success, 1 a failed operation, 2 a usage or configuration error."),
+        "{help}"
+    );
 
     let users = run_to_end(sesame_command(dir.path(), &["users", "--help"], &[]), None);
     for command in ["list", "delete", "set-password"] {
-        assert!(users.assert_success().contains(&format!("\n  {command} ")), "users --help lacks {command}");
+        assert!(
+            users.assert_success().contains(&format!("\n  {command} ")),
+            "users --help lacks {command}"
+        );
     }
     let tokens = run_to_end(sesame_command(dir.path(), &["tokens", "--help"], &[]), None);
     for command in ["list", "create", "prune"] {
-        assert!(tokens.assert_success().contains(&format!("\n  {command} ")), "tokens --help lacks {command}");
+        assert!(
+            tokens.assert_success().contains(&format!("\n  {command} ")),
+            "tokens --help lacks {command}"
+        );
     }
 }
 
 #[test]
 fn provision_example_script_succeeds() {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/provision-example.sh");
-    let output = Command::new("bash").arg(script).arg(SESAME).output().expect("failed to run bash");
+    let output = Command::new("bash")
+        .arg(script)
+        .arg(SESAME)
+        .output()
+        .expect("failed to run bash");
 
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "the script failed ({}):\n{stdout}\n{stderr}", output.status);
+    assert!(
+        output.status.success(),
+        "the script failed ({}):\n{stdout}\n{stderr}",
+        output.status
+    );
     assert!(stdout.ends_with("Provisioning example finished\n"), "{stdout}");
 }
 
@@ -904,7 +992,9 @@ struct OwnedDatabase {
 
 impl OwnedDatabase {
     fn create() -> OwnedDatabase {
-        let suffix: String = (0..12).map(|_| char::from(b'a' + rand::thread_rng().gen_range(0..26))).collect();
+        let suffix: String = (0..12)
+            .map(|_| char::from(b'a' + rand::thread_rng().gen_range(0..26)))
+            .collect();
         let database = OwnedDatabase {
             name: format!("sesame_t_{suffix}"),
             owner: format!("sesame_t_{suffix}_owner"),
@@ -916,7 +1006,9 @@ impl OwnedDatabase {
             format!("CREATE ROLE {} LOGIN CREATEROLE", database.owner),
             format!("CREATE DATABASE {} OWNER {}", database.name, database.owner),
         ] {
-            diesel::sql_query(&statement).execute(&mut server).unwrap_or_else(|error| panic!("{statement}: {error}"));
+            diesel::sql_query(&statement)
+                .execute(&mut server)
+                .unwrap_or_else(|error| panic!("{statement}: {error}"));
         }
         database
     }
@@ -970,8 +1062,14 @@ fn postgres_owner_role_runs_admin_commands() {
     let database = OwnedDatabase::create();
     database.run(&["migrate"], None).assert_success();
 
-    let imported = database.run(&["import-users", "-", "--json"], Some("username,password\nalice,alice-secret\nbob,bob-secret\n"));
-    assert_eq!(stdout_json(&imported), json!({ "created": 2, "skipped": 0, "failed": [] }));
+    let imported = database.run(
+        &["import-users", "-", "--json"],
+        Some("username,password\nalice,alice-secret\nbob,bob-secret\n"),
+    );
+    assert_eq!(
+        stdout_json(&imported),
+        json!({ "created": 2, "skipped": 0, "failed": [] })
+    );
 
     let token = database.run(&["tokens", "create", "--username", "alice", "--json"], None);
     token.assert_success();
@@ -981,7 +1079,12 @@ fn postgres_owner_role_runs_admin_commands() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|user| (user["username"].as_str().unwrap(), user["live_tokens"].as_u64().unwrap()))
+        .map(|user| {
+            (
+                user["username"].as_str().unwrap(),
+                user["live_tokens"].as_u64().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(summary, vec![("alice", 1), ("bob", 0)]);
 

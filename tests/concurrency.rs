@@ -49,18 +49,28 @@ fn run_client(app_url: &str, client: reqwest::blocking::Client, number: usize, s
             .json(&json!({ "username": username(number), "password": PASSWORD })),
     );
     statuses.push(login.status);
-    let Some(token) = login.json()["token"].as_str().map(str::to_string) else { return statuses };
+    let Some(token) = login.json()["token"].as_str().map(str::to_string) else {
+        return statuses;
+    };
 
     for index in 0..WORKSPACES_PER_CLIENT {
         let body = json!({ "title": format!("client {number} workspace {index}"), "config": { "client": number } });
-        let created = send(client.request(Method::POST, url("/api/workspaces")).bearer_auth(&token).json(&body));
+        let created = send(
+            client
+                .request(Method::POST, url("/api/workspaces"))
+                .bearer_auth(&token)
+                .json(&body),
+        );
         statuses.push(created.status);
     }
 
     let listed = send(client.request(Method::GET, url("/api/workspaces")).bearer_auth(&token));
     statuses.push(listed.status);
     let count = listed.json().as_array().map_or(0, Vec::len);
-    assert_eq!(count, WORKSPACES_PER_CLIENT, "client {number} lists its own workspaces only");
+    assert_eq!(
+        count, WORKSPACES_PER_CLIENT,
+        "client {number} lists its own workspaces only"
+    );
     statuses
 }
 

@@ -22,6 +22,13 @@ fn api_matches_openapi_document() {
 
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "conformance.sh failed ({}):\n{stdout}\n{stderr}", output.status);
-    assert!(stdout.contains("conformance run passed"), "conformance.sh did not report success:\n{stdout}\n{stderr}");
+    assert!(
+        output.status.success(),
+        "conformance.sh failed ({}):\n{stdout}\n{stderr}",
+        output.status
+    );
+    assert!(
+        stdout.contains("conformance run passed"),
+        "conformance.sh did not report success:\n{stdout}\n{stderr}"
+    );
 }

@@ -21,8 +21,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::{
-    http_client, run_with_timeout, send, sesame_command, sha256_hex, spawn_server, wait_or_kill, wait_until, Backend, CliOutput,
-    Reply, TestEnv, PASSWORD,
+    http_client, run_with_timeout, send, sesame_command, sha256_hex, spawn_server, wait_or_kill, wait_until, Backend,
+    CliOutput, Reply, TestEnv, PASSWORD,
 };
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
@@ -56,7 +56,11 @@ impl Server {
     /// Starts a prepared `sesame run --port 0` command, logging to `log`.
     fn start(command: Command, log: &Path) -> Server {
         let (child, url) = spawn_server(command, log);
-        Server { child, url, client: http_client() }
+        Server {
+            child,
+            url,
+            client: http_client(),
+        }
     }
 
     fn request(&self, method: Method, path: &str) -> RequestBuilder {
@@ -76,7 +80,11 @@ impl Server {
     }
 
     fn create_workspace(&self, token: &str, body: &Value) -> Reply {
-        send(self.request(Method::POST, "/api/workspaces").bearer_auth(token).json(body))
+        send(
+            self.request(Method::POST, "/api/workspaces")
+                .bearer_auth(token)
+                .json(body),
+        )
     }
 
     fn list_workspaces(&self, token: &str) -> Reply {
@@ -88,7 +96,10 @@ impl Server {
     }
 
     fn is_running(&mut self) -> bool {
-        self.child.try_wait().expect("failed to check the server process").is_none()
+        self.child
+            .try_wait()
+            .expect("failed to check the server process")
+            .is_none()
     }
 
     /// Kills the server with SIGKILL and returns its exit status.
@@ -135,7 +146,12 @@ fn run_sesame(dir: &Path, database_url: &str, args: &[&str], stdin: Option<&str>
 
 fn create_user(dir: &Path, database_url: &str, username: &str) -> CliOutput {
     let stdin = format!("{PASSWORD}\n");
-    run_sesame(dir, database_url, &["create-user", "--username", username, "--password-stdin", "--json"], Some(&stdin))
+    run_sesame(
+        dir,
+        database_url,
+        &["create-user", "--username", username, "--password-stdin", "--json"],
+        Some(&stdin),
+    )
 }
 
 fn sqlite_url(path: &Path) -> String {
@@ -143,8 +159,11 @@ fn sqlite_url(path: &Path) -> String {
 }
 
 fn open_sqlite(path: &Path) -> SqliteConnection {
-    let mut connection = SqliteConnection::establish(path.to_str().expect("UTF-8 path")).expect("failed to open the SQLite file");
-    connection.batch_execute("PRAGMA busy_timeout = 10000").expect("busy_timeout");
+    let mut connection =
+        SqliteConnection::establish(path.to_str().expect("UTF-8 path")).expect("failed to open the SQLite file");
+    connection
+        .batch_execute("PRAGMA busy_timeout = 10000")
+        .expect("busy_timeout");
     connection
 }
 
@@ -163,18 +182,28 @@ fn strings(connection: &mut SqliteConnection, query: &str) -> Vec<String> {
 }
 
 fn count(connection: &mut SqliteConnection, from: &str) -> usize {
-    let values = strings(connection, &format!("SELECT CAST(COUNT(*) AS TEXT) AS value FROM {from}"));
+    let values = strings(
+        connection,
+        &format!("SELECT CAST(COUNT(*) AS TEXT) AS value FROM {from}"),
+    );
     values[0].parse().expect("COUNT(*) is an integer")
 }
 
 /// Returns the lines of `PRAGMA integrity_check`, which is `["ok"]` for an intact file.
 fn integrity_check(connection: &mut SqliteConnection) -> Vec<String> {
-    strings(connection, "SELECT integrity_check AS value FROM pragma_integrity_check()")
+    strings(
+        connection,
+        "SELECT integrity_check AS value FROM pragma_integrity_check()",
+    )
 }
 
 /// Returns the values of `acknowledged` that are not in `stored`.
 fn missing<'a>(acknowledged: &'a [String], stored: &HashSet<String>) -> Vec<&'a str> {
-    acknowledged.iter().map(String::as_str).filter(|value| !stored.contains(*value)).collect()
+    acknowledged
+        .iter()
+        .map(String::as_str)
+        .filter(|value| !stored.contains(*value))
+        .collect()
 }
 
 /// Rows whose write a client saw succeed, and responses or exit codes that were neither a
@@ -229,10 +258,16 @@ fn send_until_killed(
         let Ok(text) = response.text() else { return };
 
         if status != expected {
-            acknowledged.unexpected.lock().unwrap().push(format!("{label}: {status} {text}"));
+            acknowledged
+                .unexpected
+                .lock()
+                .unwrap()
+                .push(format!("{label}: {status} {text}"));
             continue;
         }
-        let Ok(body) = serde_json::from_str::<Value>(&text) else { return };
+        let Ok(body) = serde_json::from_str::<Value>(&text) else {
+            return;
+        };
         record(body);
     }
 }
@@ -242,11 +277,18 @@ fn write_workspaces(server_url: &str, token: &str, writer: usize, acknowledged: 
     let client = http_client();
     let build = |index: usize| {
         let body = json!({ "title": format!("writer {writer} workspace {index}"), "config": { "index": index } });
-        client.post(format!("{server_url}/api/workspaces")).bearer_auth(token).json(&body)
+        client
+            .post(format!("{server_url}/api/workspaces"))
+            .bearer_auth(token)
+            .json(&body)
     };
     let record = |workspace: Value| {
         let workspace_id = workspace["workspace_id"].as_str().expect("workspace_id is a string");
-        acknowledged.workspace_ids.lock().unwrap().push(workspace_id.to_string());
+        acknowledged
+            .workspace_ids
+            .lock()
+            .unwrap()
+            .push(workspace_id.to_string());
     };
     send_until_killed("POST /api/workspaces", build, 201, record, acknowledged);
 }
@@ -272,11 +314,18 @@ fn write_users(env: &TestEnv, writer: usize, stop: &AtomicBool, acknowledged: &A
             return;
         }
         let username = format!("cli-{writer}-{index}");
-        let command = env.command(&["create-user", "--username", &username, "--password-stdin", "--json"], &[]);
+        let command = env.command(
+            &["create-user", "--username", &username, "--password-stdin", "--json"],
+            &[],
+        );
         let output = run_with_timeout(command, Some(&format!("{PASSWORD}\n")), PROCESS_TIMEOUT);
 
         if output.code != 0 {
-            acknowledged.unexpected.lock().unwrap().push(format!("create-user {username}: {}", output.stderr));
+            acknowledged
+                .unexpected
+                .lock()
+                .unwrap()
+                .push(format!("create-user {username}: {}", output.stderr));
             continue;
         }
         let created: Value = serde_json::from_str(&output.stdout).expect("create-user --json prints JSON");
@@ -289,7 +338,9 @@ fn write_users(env: &TestEnv, writer: usize, stop: &AtomicBool, acknowledged: &A
 fn sigkill_mid_writes_keeps_acknowledged_rows() {
     let env = TestEnv::new(Backend::Sqlite);
     let log = env.dir().join("server-stderr.log");
-    let workspace_users: Vec<String> = (0..WORKSPACE_WRITERS).map(|writer| format!("workspaces-{writer}")).collect();
+    let workspace_users: Vec<String> = (0..WORKSPACE_WRITERS)
+        .map(|writer| format!("workspaces-{writer}"))
+        .collect();
     let login_users: Vec<String> = (0..LOGIN_WRITERS).map(|writer| format!("logins-{writer}")).collect();
     for username in workspace_users.iter().chain(&login_users) {
         create_user(env.dir(), env.database_url(), username).assert_success();
@@ -322,33 +373,96 @@ fn sigkill_mid_writes_keeps_acknowledged_rows() {
         });
         let status = server.kill();
         stop.store(true, Ordering::SeqCst);
-        assert!(busy, "the writers did not reach the counts in time: {:?}", acknowledged.counts());
+        assert!(
+            busy,
+            "the writers did not reach the counts in time: {:?}",
+            acknowledged.counts()
+        );
         status
     });
 
     assert_eq!(status.signal(), Some(SIGKILL), "the server's exit: {status}");
-    assert_eq!(*acknowledged.unexpected.lock().unwrap(), Vec::<String>::new(), "responses before the kill");
+    assert_eq!(
+        *acknowledged.unexpected.lock().unwrap(),
+        Vec::<String>::new(),
+        "responses before the kill"
+    );
 
     let restarted = Server::start(env.command(&["run", "--port", "0"], &[]), &log);
     let database = env.dir().join("sesame.db");
     let mut connection = open_sqlite(&database);
 
     assert_eq!(integrity_check(&mut connection), vec!["ok".to_string()]);
-    assert_eq!(count(&mut connection, "pragma_foreign_key_check()"), 0, "foreign key violations");
-    assert_eq!(count(&mut connection, "tokens WHERE user_id NOT IN (SELECT user_id FROM users)"), 0, "orphan tokens");
-    assert_eq!(count(&mut connection, "workspaces WHERE user_id NOT IN (SELECT user_id FROM users)"), 0, "orphan workspaces");
-    assert_eq!(count(&mut connection, "users WHERE password_hash NOT LIKE '$argon2id$%'"), 0, "users without a hash");
+    assert_eq!(
+        count(&mut connection, "pragma_foreign_key_check()"),
+        0,
+        "foreign key violations"
+    );
+    assert_eq!(
+        count(
+            &mut connection,
+            "tokens WHERE user_id NOT IN (SELECT user_id FROM users)"
+        ),
+        0,
+        "orphan tokens"
+    );
+    assert_eq!(
+        count(
+            &mut connection,
+            "workspaces WHERE user_id NOT IN (SELECT user_id FROM users)"
+        ),
+        0,
+        "orphan workspaces"
+    );
+    assert_eq!(
+        count(&mut connection, "users WHERE password_hash NOT LIKE '$argon2id$%'"),
+        0,
+        "users without a hash"
+    );
 
-    let workspace_ids: HashSet<String> = strings(&mut connection, "SELECT workspace_id AS value FROM workspaces").into_iter().collect();
-    let token_hashes: HashSet<String> = strings(&mut connection, "SELECT token_hash AS value FROM tokens").into_iter().collect();
-    let user_ids: HashSet<String> = strings(&mut connection, "SELECT user_id AS value FROM users").into_iter().collect();
-    let acknowledged_hashes: Vec<String> = acknowledged.tokens.lock().unwrap().iter().map(|token| sha256_hex(token)).collect();
-    assert_eq!(missing(&acknowledged.workspace_ids.lock().unwrap(), &workspace_ids), Vec::<&str>::new(), "workspaces");
-    assert_eq!(missing(&acknowledged_hashes, &token_hashes), Vec::<&str>::new(), "tokens");
-    assert_eq!(missing(&acknowledged.user_ids.lock().unwrap(), &user_ids), Vec::<&str>::new(), "users");
+    let workspace_ids: HashSet<String> = strings(&mut connection, "SELECT workspace_id AS value FROM workspaces")
+        .into_iter()
+        .collect();
+    let token_hashes: HashSet<String> = strings(&mut connection, "SELECT token_hash AS value FROM tokens")
+        .into_iter()
+        .collect();
+    let user_ids: HashSet<String> = strings(&mut connection, "SELECT user_id AS value FROM users")
+        .into_iter()
+        .collect();
+    let acknowledged_hashes: Vec<String> = acknowledged
+        .tokens
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|token| sha256_hex(token))
+        .collect();
+    assert_eq!(
+        missing(&acknowledged.workspace_ids.lock().unwrap(), &workspace_ids),
+        Vec::<&str>::new(),
+        "workspaces"
+    );
+    assert_eq!(
+        missing(&acknowledged_hashes, &token_hashes),
+        Vec::<&str>::new(),
+        "tokens"
+    );
+    assert_eq!(
+        missing(&acknowledged.user_ids.lock().unwrap(), &user_ids),
+        Vec::<&str>::new(),
+        "users"
+    );
 
-    assert_eq!(restarted.list_workspaces(&tokens[0]).status, 200, "list with a token from before the kill");
-    assert_eq!(restarted.create_workspace(&tokens[0], &json!({ "title": "after the kill" })).status, 201);
+    assert_eq!(
+        restarted.list_workspaces(&tokens[0]).status,
+        200,
+        "list with a token from before the kill"
+    );
+    assert_eq!(
+        restarted
+            .create_workspace(&tokens[0], &json!({ "title": "after the kill" }))
+            .status,
+        201
+    );
     assert_eq!(restarted.login(&login_users[0]).status, 200, "login after the kill");
     restarted.get("/readyz").assert(200, json!({ "status": "ok" }));
 }
@@ -369,7 +483,9 @@ const PROBE_INTERVAL: Duration = Duration::from_millis(1);
 fn write_lock_held_elsewhere(probe: &mut SqliteConnection) -> bool {
     match probe.batch_execute("BEGIN IMMEDIATE") {
         Ok(()) => {
-            probe.batch_execute("ROLLBACK").expect("rollback of the probe transaction");
+            probe
+                .batch_execute("ROLLBACK")
+                .expect("rollback of the probe transaction");
             false
         }
         Err(error) => {
@@ -419,20 +535,39 @@ fn sigkill_mid_import_keeps_whole_batches() {
     }
     import.kill().expect("failed to send SIGKILL to import-users");
     let status = wait_for_exit(&mut import);
-    assert!(second_insert_seen, "import-users did not start its second insert within {WRITE_TIMEOUT:?}");
+    assert!(
+        second_insert_seen,
+        "import-users did not start its second insert within {WRITE_TIMEOUT:?}"
+    );
     assert_eq!(status.signal(), Some(SIGKILL), "the import's exit: {status}");
     drop(probe);
 
     let mut connection = open_sqlite(&database);
     assert_eq!(integrity_check(&mut connection), vec!["ok".to_string()]);
-    assert_eq!(count(&mut connection, "users WHERE password_hash NOT LIKE '$argon2id$%'"), 0, "users without a hash");
+    assert_eq!(
+        count(&mut connection, "users WHERE password_hash NOT LIKE '$argon2id$%'"),
+        0,
+        "users without a hash"
+    );
 
     let mut stored = strings(&mut connection, "SELECT username AS value FROM users");
     stored.sort();
-    assert_eq!(stored.len() % IMPORT_BATCH_SIZE, 0, "{} users is not a whole number of batches", stored.len());
-    assert!(stored.len() >= IMPORT_BATCH_SIZE, "the first batch, stored before the kill, is lost");
+    assert_eq!(
+        stored.len() % IMPORT_BATCH_SIZE,
+        0,
+        "{} users is not a whole number of batches",
+        stored.len()
+    );
+    assert!(
+        stored.len() >= IMPORT_BATCH_SIZE,
+        "the first batch, stored before the kill, is lost"
+    );
     assert!(stored.len() < IMPORT_ROWS, "the kill came after the last batch");
-    assert_eq!(stored, usernames[..stored.len()], "the stored users are the first rows of the file");
+    assert_eq!(
+        stored,
+        usernames[..stored.len()],
+        "the stored users are the first rows of the file"
+    );
 
     let created = create_user(env.dir(), env.database_url(), "after-the-kill");
     created.assert_success();
@@ -447,7 +582,9 @@ struct Immutable {
 impl Immutable {
     fn set(path: &Path) -> Immutable {
         run_tool("chattr", &["+i", path.to_str().expect("UTF-8 path")]);
-        Immutable { path: path.to_path_buf() }
+        Immutable {
+            path: path.to_path_buf(),
+        }
     }
 }
 
@@ -468,7 +605,12 @@ fn immutable_file_rejects_writes_serves_reads() {
     create_user(env.dir(), env.database_url(), "alice").assert_success();
     let mut server = Server::start(env.command(&["run", "--port", "0"], &[]), &log);
     let token = server.token("alice");
-    assert_eq!(server.create_workspace(&token, &json!({ "title": "stored before" })).status, 201);
+    assert_eq!(
+        server
+            .create_workspace(&token, &json!({ "title": "stored before" }))
+            .status,
+        201
+    );
     // A clean stop checkpoints the write-ahead log into the file and deletes it.
     assert_eq!(server.terminate().code(), Some(0), "the first server's exit");
 
@@ -487,21 +629,29 @@ fn immutable_file_rejects_writes_serves_reads() {
     );
     let listed = run_with_timeout(env.command(&["users", "list", "--json"], &[]), None, PROCESS_TIMEOUT);
     let users: Value = serde_json::from_str(listed.assert_success()).expect("users list --json prints JSON");
-    assert_eq!(users.as_array().map(Vec::len), Some(1), "users listed from the read-only file");
+    assert_eq!(
+        users.as_array().map(Vec::len),
+        Some(1),
+        "users listed from the read-only file"
+    );
 
     // The server starts: its migrations are applied already, so start-up writes nothing.
     let mut server = Server::start(env.command(&["run", "--port", "0"], &[]), &log);
     let login = server.login("alice");
     login.assert_detail(503, UNAVAILABLE);
     assert_eq!(login.header("retry-after"), Some("5"), "Retry-After of the login");
-    server.create_workspace(&token, &json!({ "title": "rejected" })).assert_detail(503, UNAVAILABLE);
+    server
+        .create_workspace(&token, &json!({ "title": "rejected" }))
+        .assert_detail(503, UNAVAILABLE);
 
     let listed = server.list_workspaces(&token);
     assert_eq!(listed.status, 200, "list: {}", listed.text);
     assert_eq!(listed.json()[0]["title"], "stored before");
     server.get("/readyz").assert(200, json!({ "status": "ok" }));
     assert!(server.is_running(), "the server exited");
-    assert!(std::fs::read_to_string(&log).expect("server log").contains("attempt to write a readonly database"));
+    assert!(std::fs::read_to_string(&log)
+        .expect("server log")
+        .contains("attempt to write a readonly database"));
 }
 
 /// A mount made for one test, unmounted on drop.
@@ -514,14 +664,18 @@ impl Mount {
     fn tmpfs(target: &Path, size: &str) -> Mount {
         let path = target.to_str().expect("UTF-8 path");
         run_tool("mount", &["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs", path]);
-        Mount { target: target.to_path_buf() }
+        Mount {
+            target: target.to_path_buf(),
+        }
     }
 
     /// Makes `target` a read-only view of itself with a bind mount.
     fn read_only(target: &Path) -> Mount {
         let path = target.to_str().expect("UTF-8 path");
         run_tool("mount", &["--bind", path, path]);
-        let mount = Mount { target: target.to_path_buf() };
+        let mount = Mount {
+            target: target.to_path_buf(),
+        };
         run_tool("mount", &["-o", "remount,ro,bind", path, path]);
         mount
     }
@@ -545,7 +699,10 @@ fn read_only_directory_fails_at_open() {
     let database = data.join("sesame.db");
     let url = sqlite_url(&database);
     create_user(root.path(), &url, "alice").assert_success();
-    assert!(!data.join("sesame.db-wal").exists(), "create-user left its write-ahead log behind");
+    assert!(
+        !data.join("sesame.db-wal").exists(),
+        "create-user left its write-ahead log behind"
+    );
 
     let _read_only = Mount::read_only(&data);
     let message = format!(
@@ -564,7 +721,11 @@ fn read_only_directory_fails_at_open() {
     assert_eq!(served.stdout, "", "run: stdout");
     let lines: Vec<&str> = served.stderr.lines().collect();
     assert_eq!(lines.len(), 2, "run: stderr {}", served.stderr);
-    assert!(lines[0].contains(" INFO starting database="), "run: first line {}", lines[0]);
+    assert!(
+        lines[0].contains(" INFO starting database="),
+        "run: first line {}",
+        lines[0]
+    );
     assert_eq!(lines[1], format!("error: {message}"), "run: last line");
 }
 
@@ -583,7 +744,11 @@ fn fill_disk(path: &Path) {
             break error;
         }
     };
-    assert_eq!(error.kind(), std::io::ErrorKind::StorageFull, "filling the disk: {error}");
+    assert_eq!(
+        error.kind(),
+        std::io::ErrorKind::StorageFull,
+        "filling the disk: {error}"
+    );
 }
 
 #[test]
@@ -597,9 +762,17 @@ fn full_disk_gives_503_then_recovers() {
     create_user(root.path(), &url, "alice").assert_success();
 
     let log = root.path().join("server-stderr.log");
-    let mut server = Server::start(sesame_command(root.path(), &["run", "--port", "0"], &[("SESAME_DATABASE_URL", &url)]), &log);
+    let mut server = Server::start(
+        sesame_command(root.path(), &["run", "--port", "0"], &[("SESAME_DATABASE_URL", &url)]),
+        &log,
+    );
     let token = server.token("alice");
-    assert_eq!(server.create_workspace(&token, &json!({ "title": "stored before" })).status, 201);
+    assert_eq!(
+        server
+            .create_workspace(&token, &json!({ "title": "stored before" }))
+            .status,
+        201
+    );
 
     let filler = disk.join("filler");
     fill_disk(&filler);
@@ -609,7 +782,9 @@ fn full_disk_gives_503_then_recovers() {
     let rejected = server.create_workspace(&token, &large);
     rejected.assert_detail(503, UNAVAILABLE);
     assert_eq!(rejected.header("retry-after"), Some("5"), "Retry-After of the write");
-    server.create_workspace(&token, &json!({ "title": "small" })).assert_detail(503, UNAVAILABLE);
+    server
+        .create_workspace(&token, &json!({ "title": "small" }))
+        .assert_detail(503, UNAVAILABLE);
     server.login("alice").assert_detail(503, UNAVAILABLE);
     let created = create_user(root.path(), &url, "bob");
     created.assert_error(
@@ -620,12 +795,26 @@ fn full_disk_gives_503_then_recovers() {
 
     let listed = server.list_workspaces(&token);
     assert_eq!(listed.status, 200, "list on a full disk: {}", listed.text);
-    assert_eq!(listed.json().as_array().map(Vec::len), Some(1), "workspaces on a full disk");
+    assert_eq!(
+        listed.json().as_array().map(Vec::len),
+        Some(1),
+        "workspaces on a full disk"
+    );
     server.get("/readyz").assert(200, json!({ "status": "ok" }));
     assert!(server.is_running(), "the server exited");
 
     std::fs::remove_file(&filler).expect("failed to remove the filler file");
-    assert_eq!(server.create_workspace(&token, &json!({ "title": "stored after" })).status, 201, "write after freeing space");
-    assert_eq!(server.list_workspaces(&token).json().as_array().map(Vec::len), Some(2), "workspaces after freeing space");
+    assert_eq!(
+        server
+            .create_workspace(&token, &json!({ "title": "stored after" }))
+            .status,
+        201,
+        "write after freeing space"
+    );
+    assert_eq!(
+        server.list_workspaces(&token).json().as_array().map(Vec::len),
+        Some(2),
+        "workspaces after freeing space"
+    );
     assert_eq!(integrity_check(&mut open_sqlite(&database)), vec!["ok".to_string()]);
 }

@@ -40,7 +40,14 @@ const fn op(
     params: bool,
     not_found: bool,
 ) -> Operation {
-    Operation { method, path, auth, body, params, not_found }
+    Operation {
+        method,
+        path,
+        auth,
+        body,
+        params,
+        not_found,
+    }
 }
 
 /// Every API route of the server. The page (`/`), its files (`/assets/{name}`), Swagger UI
@@ -59,7 +66,14 @@ const OPERATIONS: &[Operation] = &[
     op("post", "/api/workspaces", Auth::Bearer, true, false, false),
     op("get", "/api/workspaces/{workspace_id}", Auth::Bearer, false, true, true),
     op("put", "/api/workspaces/{workspace_id}", Auth::Bearer, true, true, true),
-    op("delete", "/api/workspaces/{workspace_id}", Auth::Bearer, false, true, true),
+    op(
+        "delete",
+        "/api/workspaces/{workspace_id}",
+        Auth::Bearer,
+        false,
+        true,
+        true,
+    ),
 ];
 
 fn fetch_document(app: &TestApp) -> Value {
@@ -98,7 +112,10 @@ fn document_lists_every_route() {
             documented.push(format!("{method} {path}"));
         }
     }
-    let mut expected: Vec<String> = OPERATIONS.iter().map(|op| format!("{} {}", op.method, op.path)).collect();
+    let mut expected: Vec<String> = OPERATIONS
+        .iter()
+        .map(|op| format!("{} {}", op.method, op.path))
+        .collect();
     documented.sort();
     expected.sort();
 
@@ -117,8 +134,15 @@ fn documented_routes_exist() {
         let reply = app.send(app.request(method, &path));
 
         let case = format!("{} {path}", op.method);
-        assert_ne!(reply.json(), json!({ "detail": "Not Found" }), "{case}: the server has no such route");
-        assert_ne!(reply.status, 405, "{case}: the server has the route with other methods only");
+        assert_ne!(
+            reply.json(),
+            json!({ "detail": "Not Found" }),
+            "{case}: the server has no such route"
+        );
+        assert_ne!(
+            reply.status, 405,
+            "{case}: the server has the route with other methods only"
+        );
     }
 }
 
@@ -193,17 +217,28 @@ fn operations_document_their_errors() {
         let errors = responses.keys().filter(|status| !status.starts_with('2')).count();
         expected.sort_unstable();
         expected.dedup();
-        assert_eq!(errors, expected.len(), "{case} documents other errors than {expected:?}: {:?}", responses.keys());
+        assert_eq!(
+            errors,
+            expected.len(),
+            "{case} documents other errors than {expected:?}: {:?}",
+            responses.keys()
+        );
 
         if op.auth == Auth::Bearer {
             let header = &responses["401"]["headers"]["WWW-Authenticate"];
             assert!(header.is_object(), "{case}: 401 without WWW-Authenticate");
         }
         if responses.contains_key("429") {
-            assert!(responses["429"]["headers"]["Retry-After"].is_object(), "{case}: 429 without Retry-After");
+            assert!(
+                responses["429"]["headers"]["Retry-After"].is_object(),
+                "{case}: 429 without Retry-After"
+            );
         }
         if responses.contains_key("503") {
-            assert!(responses["503"]["headers"]["Retry-After"].is_object(), "{case}: 503 without Retry-After");
+            assert!(
+                responses["503"]["headers"]["Retry-After"].is_object(),
+                "{case}: 503 without Retry-After"
+            );
         }
     }
 }
@@ -219,7 +254,12 @@ fn request_bodies_documented() {
         let body = &operation["requestBody"];
         if op.body {
             let schema = &body["content"]["application/json"]["schema"]["$ref"];
-            assert!(schema.as_str().is_some_and(|name| name.starts_with("#/components/schemas/")), "{case}: {body}");
+            assert!(
+                schema
+                    .as_str()
+                    .is_some_and(|name| name.starts_with("#/components/schemas/")),
+                "{case}: {body}"
+            );
         } else {
             assert!(body.is_null(), "{case} takes no body");
         }

@@ -43,13 +43,20 @@ struct PrivateCluster {
 impl PrivateCluster {
     fn start() -> PrivateCluster {
         let directory = tempfile::Builder::new().prefix("sesame-pg-").tempdir().unwrap();
-        let owner = Command::new("chown").arg("postgres").arg(directory.path()).status().unwrap();
+        let owner = Command::new("chown")
+            .arg("postgres")
+            .arg(directory.path())
+            .status()
+            .unwrap();
         assert!(owner.success());
 
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let cluster = PrivateCluster { directory, port };
         let data = cluster.data_dir();
-        as_postgres("initdb", &["-D", data.to_str().unwrap(), "-A", "trust", "-U", "postgres"]);
+        as_postgres(
+            "initdb",
+            &["-D", data.to_str().unwrap(), "-A", "trust", "-U", "postgres"],
+        );
         cluster.resume();
         cluster
     }
@@ -66,7 +73,19 @@ impl PrivateCluster {
         );
         let log = self.directory.path().join("server.log");
         let data = self.data_dir();
-        as_postgres("pg_ctl", &["-D", data.to_str().unwrap(), "-o", &options, "-l", log.to_str().unwrap(), "-w", "start"]);
+        as_postgres(
+            "pg_ctl",
+            &[
+                "-D",
+                data.to_str().unwrap(),
+                "-o",
+                &options,
+                "-l",
+                log.to_str().unwrap(),
+                "-w",
+                "start",
+            ],
+        );
     }
 
     fn stop(&self) {
@@ -127,10 +146,19 @@ fn outage_gives_503_then_recovers() {
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(server.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let base = line.trim().strip_prefix("Open Sesame is running at ").unwrap().to_string();
+    BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line
+        .trim()
+        .strip_prefix("Open Sesame is running at ")
+        .unwrap()
+        .to_string();
 
-    let client = reqwest::blocking::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
+    let client = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
     let token: serde_json::Value = client
         .post(format!("{base}/api/users/create_token"))
         .json(&serde_json::json!({ "username": "alice", "password": PASSWORD }))
@@ -148,8 +176,14 @@ fn outage_gives_503_then_recovers() {
     assert_eq!(down.status().as_u16(), 503);
     let body: serde_json::Value = down.json().unwrap();
     assert_eq!(body["detail"], "Database unavailable; try again shortly");
-    assert_eq!(client.get(format!("{base}/readyz")).send().unwrap().status().as_u16(), 503);
-    assert_eq!(client.get(format!("{base}/livez")).send().unwrap().status().as_u16(), 200);
+    assert_eq!(
+        client.get(format!("{base}/readyz")).send().unwrap().status().as_u16(),
+        503
+    );
+    assert_eq!(
+        client.get(format!("{base}/livez")).send().unwrap().status().as_u16(),
+        200
+    );
 
     cluster.resume();
 
@@ -164,7 +198,10 @@ fn outage_gives_503_then_recovers() {
         std::thread::sleep(Duration::from_millis(200));
     }
     assert_eq!(status, 200);
-    assert_eq!(client.get(format!("{base}/readyz")).send().unwrap().status().as_u16(), 200);
+    assert_eq!(
+        client.get(format!("{base}/readyz")).send().unwrap().status().as_u16(),
+        200
+    );
 
     let _ = server.kill();
     let _ = server.wait();

@@ -28,20 +28,34 @@ impl Cluster {
 
     fn create_with_owner(plain_owner: bool) -> Cluster {
         let suffix = Alphanumeric.sample_string(&mut rand::thread_rng(), 10).to_lowercase();
-        let owner = if plain_owner { format!("sesame_rls_owner_{suffix}") } else { "postgres".to_string() };
-        let cluster = Cluster { database: format!("sesame_rls_{suffix}"), role: format!("sesame_rls_role_{suffix}"), owner };
+        let owner = if plain_owner {
+            format!("sesame_rls_owner_{suffix}")
+        } else {
+            "postgres".to_string()
+        };
+        let cluster = Cluster {
+            database: format!("sesame_rls_{suffix}"),
+            role: format!("sesame_rls_role_{suffix}"),
+            owner,
+        };
 
         let mut admin = PgConnection::establish(&format!("postgres://postgres@{SERVER}/postgres"))
             .expect("PostgreSQL must accept connections on 127.0.0.1:5432 as user postgres (trust auth); start it with pg_ctlcluster");
         if plain_owner {
-            diesel::sql_query(format!("CREATE ROLE {} LOGIN CREATEROLE", cluster.owner)).execute(&mut admin).unwrap();
+            diesel::sql_query(format!("CREATE ROLE {} LOGIN CREATEROLE", cluster.owner))
+                .execute(&mut admin)
+                .unwrap();
         }
         diesel::sql_query(format!("CREATE DATABASE {} OWNER {}", cluster.database, cluster.owner))
             .execute(&mut admin)
             .unwrap();
 
         let output = cluster.sesame(&["migrate"], "");
-        assert!(output.status.success(), "migrate failed: {}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "migrate failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         cluster
     }
 
@@ -88,8 +102,15 @@ impl Cluster {
 
     /// Creates a user with the CLI and returns its id.
     fn create_user(&self, username: &str) -> String {
-        let output = self.sesame(&["create-user", "--username", username, "--password-stdin", "--json"], PASSWORD);
-        assert!(output.status.success(), "create-user failed: {}", String::from_utf8_lossy(&output.stderr));
+        let output = self.sesame(
+            &["create-user", "--username", username, "--password-stdin", "--json"],
+            PASSWORD,
+        );
+        assert!(
+            output.status.success(),
+            "create-user failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         let created: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
         created["user_id"].as_str().unwrap().to_string()
     }
@@ -97,7 +118,9 @@ impl Cluster {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
-        let Ok(mut admin) = PgConnection::establish(&format!("postgres://postgres@{SERVER}/postgres")) else { return };
+        let Ok(mut admin) = PgConnection::establish(&format!("postgres://postgres@{SERVER}/postgres")) else {
+            return;
+        };
         let _ = diesel::sql_query(format!(
             "SELECT pg_terminate_backend(pid)::text FROM pg_stat_activity WHERE datname = '{}'",
             self.database
@@ -126,7 +149,9 @@ impl Server {
         let mut child = command.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
 
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
         let url = line
             .trim()
             .strip_prefix("Open Sesame is running at ")
@@ -165,7 +190,10 @@ impl Server {
             .unwrap()
             .json()
             .unwrap();
-        workspaces.iter().map(|w| w["title"].as_str().unwrap().to_string()).collect()
+        workspaces
+            .iter()
+            .map(|w| w["title"].as_str().unwrap().to_string())
+            .collect()
     }
 }
 
@@ -210,12 +238,20 @@ fn no_user_set_sees_zero_rows() {
 
     let mut admin = cluster.admin();
     for table in ["users", "tokens", "workspaces"] {
-        assert_eq!(count(&mut admin, &format!("SELECT count(*) AS count FROM {table}")), 2, "{table} as owner");
+        assert_eq!(
+            count(&mut admin, &format!("SELECT count(*) AS count FROM {table}")),
+            2,
+            "{table} as owner"
+        );
     }
 
     let mut app = cluster.app();
     for table in ["users", "tokens", "workspaces"] {
-        assert_eq!(count(&mut app, &format!("SELECT count(*) AS count FROM {table}")), 0, "{table} as restricted role");
+        assert_eq!(
+            count(&mut app, &format!("SELECT count(*) AS count FROM {table}")),
+            0,
+            "{table} as restricted role"
+        );
     }
 }
 
@@ -228,7 +264,11 @@ fn tenant_sees_only_own_rows() {
     app.transaction::<_, diesel::result::Error, _>(|app| {
         set_user(app, &alice);
         for table in ["users", "tokens", "workspaces"] {
-            assert_eq!(count(app, &format!("SELECT count(*) AS count FROM {table}")), 1, "{table}");
+            assert_eq!(
+                count(app, &format!("SELECT count(*) AS count FROM {table}")),
+                1,
+                "{table}"
+            );
             let foreign = format!("SELECT count(*) AS count FROM {table} WHERE user_id <> '{alice}'");
             assert_eq!(count(app, &foreign), 0, "{table}");
         }
@@ -253,14 +293,17 @@ fn tenant_cannot_change_other_rows() {
             .bind::<Text, _>(&bob)
             .execute(app)?;
         assert_eq!(revoked, 0);
-        let deleted = diesel::sql_query("DELETE FROM users WHERE user_id = $1").bind::<Text, _>(&bob).execute(app)?;
+        let deleted = diesel::sql_query("DELETE FROM users WHERE user_id = $1")
+            .bind::<Text, _>(&bob)
+            .execute(app)?;
         assert_eq!(deleted, 0);
         Ok(())
     })
     .unwrap();
 
     let mut admin = cluster.admin();
-    let sql = format!("SELECT count(*) AS count FROM workspaces WHERE user_id = '{bob}' AND title = 'bob''s workspace'");
+    let sql =
+        format!("SELECT count(*) AS count FROM workspaces WHERE user_id = '{bob}' AND title = 'bob''s workspace'");
     assert_eq!(count(&mut admin, &sql), 1);
     let sql = format!("SELECT count(*) AS count FROM tokens WHERE user_id = '{bob}' AND NOT revoked");
     assert_eq!(count(&mut admin, &sql), 1);
@@ -333,7 +376,11 @@ fn restricted_role_has_no_bypass() {
         let sql = format!(
             "SELECT count(*) AS count FROM pg_class WHERE relname = '{table}' AND relrowsecurity AND relforcerowsecurity"
         );
-        assert_eq!(count(&mut admin, &sql), 1, "{table} must ENABLE and FORCE row level security");
+        assert_eq!(
+            count(&mut admin, &sql),
+            1,
+            "{table} must ENABLE and FORCE row level security"
+        );
     }
 }
 
@@ -342,7 +389,10 @@ fn restricted_role_cannot_create_tables() {
     let cluster = Cluster::create();
     let mut app = cluster.app();
 
-    let error = diesel::sql_query("CREATE TABLE planted (id int)").execute(&mut app).unwrap_err().to_string();
+    let error = diesel::sql_query("CREATE TABLE planted (id int)")
+        .execute(&mut app)
+        .unwrap_err()
+        .to_string();
     assert!(error.contains("permission denied"), "{error}");
 }
 
@@ -394,7 +444,9 @@ fn migrate_rejects_owner_as_server_role() {
 fn server_refuses_unmigrated_database() {
     let cluster = Cluster::create();
     let mut admin = cluster.admin();
-    diesel::sql_query("DELETE FROM __diesel_schema_migrations").execute(&mut admin).unwrap();
+    diesel::sql_query("DELETE FROM __diesel_schema_migrations")
+        .execute(&mut admin)
+        .unwrap();
 
     let output = cluster.command(&["run", "--port", "0"]).output().unwrap();
 
@@ -431,7 +483,9 @@ fn server_warns_when_role_bypasses_rls() {
         .unwrap();
 
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
     child.kill().unwrap();
     let output = child.wait_with_output().unwrap();
 

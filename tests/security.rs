@@ -151,6 +151,9 @@ fn sqlite_file_readable_by_owner_only() {
 
     env.create_user("alice");
 
-    let mode = std::fs::metadata(env.dir().join("sesame.db")).expect("the database file exists").permissions().mode();
+    let mode = std::fs::metadata(env.dir().join("sesame.db"))
+        .expect("the database file exists")
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o600, "mode {:o}", mode & 0o777);
 }

@@ -42,7 +42,9 @@ fn preflight(app: &TestApp, origin: &str) -> Reply {
 
 /// Returns the comma-separated values of a header as a set, in lower case.
 fn header_set(reply: &Reply, name: &str) -> BTreeSet<String> {
-    let value = reply.header(name).unwrap_or_else(|| panic!("{name} is missing; headers: {:?}", reply.headers));
+    let value = reply
+        .header(name)
+        .unwrap_or_else(|| panic!("{name} is missing; headers: {:?}", reply.headers));
     value.split(',').map(|item| item.trim().to_ascii_lowercase()).collect()
 }
 
@@ -76,7 +78,10 @@ fn log_in_after_barrier(url: String, start: &Barrier) -> Finished {
 
     let body = json!({ "username": "alice", "password": PASSWORD });
     let reply = send(client.post(format!("{url}/api/users/create_token")).json(&body));
-    Finished { status: reply.status, at: Instant::now() }
+    Finished {
+        status: reply.status,
+        at: Instant::now(),
+    }
 }
 
 backend_tests! {

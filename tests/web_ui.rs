@@ -62,7 +62,10 @@ fn page_served_with_csp() {
     assert_eq!(reply.header("referrer-policy"), Some("no-referrer"));
     assert_eq!(reply.header("cache-control"), Some("no-store"));
     assert!(reply.text.contains("<title>Open Sesame</title>"), "{}", reply.text);
-    assert!(reply.text.contains("id=\"sign-in-form\""), "the page has no sign-in form");
+    assert!(
+        reply.text.contains("id=\"sign-in-form\""),
+        "the page has no sign-in form"
+    );
 }
 
 #[test]
@@ -73,11 +76,17 @@ fn page_has_no_inline_script_or_style() {
 
     for script in html.split("<script").skip(1) {
         let tag = &script[..script.find('>').expect("script tag is closed")];
-        assert!(tag.contains("src=\"/assets/"), "inline or outside script: <script{tag}>");
+        assert!(
+            tag.contains("src=\"/assets/"),
+            "inline or outside script: <script{tag}>"
+        );
     }
     assert!(!html.contains("<style"), "the page has a <style> element");
     assert!(!html.contains(" style="), "the page has a style attribute");
-    assert!(!has_event_handler_attribute(&html), "the page has an inline event handler");
+    assert!(
+        !has_event_handler_attribute(&html),
+        "the page has an inline event handler"
+    );
     assert!(!html.contains("://"), "the page refers to another origin");
 }
 
@@ -101,11 +110,18 @@ fn page_links_only_served_assets() {
     let html = app.send(app.request(Method::GET, "/")).text;
 
     let mut links = local_links(&html, "src");
-    links.extend(local_links(&html, "href").into_iter().filter(|link| link.starts_with("/assets/")));
+    links.extend(
+        local_links(&html, "href")
+            .into_iter()
+            .filter(|link| link.starts_with("/assets/")),
+    );
 
     assert!(!links.is_empty(), "the page links no assets");
     for link in links {
-        assert!(ASSETS.iter().any(|(path, _)| *path == link), "{link} is not in the test's list of assets");
+        assert!(
+            ASSETS.iter().any(|(path, _)| *path == link),
+            "{link} is not in the test's list of assets"
+        );
         let reply = app.send(app.request(Method::GET, &link));
         assert_eq!(reply.status, 200, "{link}");
     }
@@ -115,7 +131,12 @@ fn page_links_only_served_assets() {
 fn unknown_asset_404() {
     let app = TestApp::start(Backend::Sqlite);
 
-    for path in ["/assets/nothing.js", "/assets/", "/assets/sign-in.js/extra", "/assets/..%2FCargo.toml"] {
+    for path in [
+        "/assets/nothing.js",
+        "/assets/",
+        "/assets/sign-in.js/extra",
+        "/assets/..%2FCargo.toml",
+    ] {
         let reply = app.send(app.request(Method::GET, path));
         reply.assert_case(path, 404, "Not Found");
     }
@@ -125,7 +146,11 @@ fn unknown_asset_404() {
 fn page_and_assets_reject_other_methods() {
     let app = TestApp::start(Backend::Sqlite);
 
-    for (method, path) in [(Method::POST, "/"), (Method::PUT, "/assets/sign-in.js"), (Method::POST, "/docs/")] {
+    for (method, path) in [
+        (Method::POST, "/"),
+        (Method::PUT, "/assets/sign-in.js"),
+        (Method::POST, "/docs/"),
+    ] {
         let reply = app.send(app.request(method.clone(), path));
         reply.assert_case(&format!("{method} {path}"), 405, "Method Not Allowed");
     }
@@ -139,7 +164,10 @@ fn docs_redirects_to_trailing_slash() {
     let response = client.get(format!("{}/docs", app.url)).send().expect("GET /docs");
 
     assert_eq!(response.status().as_u16(), 308);
-    assert_eq!(response.headers().get("location").and_then(|value| value.to_str().ok()), Some("/docs/"));
+    assert_eq!(
+        response.headers().get("location").and_then(|value| value.to_str().ok()),
+        Some("/docs/")
+    );
 }
 
 #[test]
@@ -148,20 +176,37 @@ fn docs_serves_swagger_ui_for_openapi_json() {
 
     let index = app.send(app.request(Method::GET, "/docs/"));
     assert_eq!(index.status, 200, "{}", index.text);
-    assert!(index.header("content-type").is_some_and(|value| value.starts_with("text/html")));
-    let csp = index.header("content-security-policy").expect("/docs/ has a Content-Security-Policy");
+    assert!(index
+        .header("content-type")
+        .is_some_and(|value| value.starts_with("text/html")));
+    let csp = index
+        .header("content-security-policy")
+        .expect("/docs/ has a Content-Security-Policy");
     assert!(csp.contains("script-src 'self';"), "{csp}");
     assert!(csp.contains("connect-src 'self';"), "{csp}");
-    assert!(!index.text.contains("://"), "Swagger UI's page refers to another origin");
+    assert!(
+        !index.text.contains("://"),
+        "Swagger UI's page refers to another origin"
+    );
 
     let initializer = app.send(app.request(Method::GET, "/docs/swagger-initializer.js"));
     assert_eq!(initializer.status, 200);
-    assert!(initializer.text.contains("\"url\": \"/openapi.json\""), "{}", initializer.text);
-    assert!(initializer.text.contains("\"validatorUrl\": \"none\""), "{}", initializer.text);
+    assert!(
+        initializer.text.contains("\"url\": \"/openapi.json\""),
+        "{}",
+        initializer.text
+    );
+    assert!(
+        initializer.text.contains("\"validatorUrl\": \"none\""),
+        "{}",
+        initializer.text
+    );
 
     let bundle = app.send(app.request(Method::GET, "/docs/swagger-ui-bundle.js"));
     assert_eq!(bundle.status, 200);
-    assert!(bundle.header("content-type").is_some_and(|value| value.contains("javascript")));
+    assert!(bundle
+        .header("content-type")
+        .is_some_and(|value| value.contains("javascript")));
 
     let missing = app.send(app.request(Method::GET, "/docs/nothing.js"));
     missing.assert_detail(404, "Not Found");

@@ -36,7 +36,9 @@ pub fn verify_login(
     let window = Duration::minutes(i64::from(settings.rate_limit_window_minutes));
 
     if let Some(oldest) = store.begin_login_attempt(&digest, now, now - window, settings.max_login_attempts)? {
-        return Err(LoginError::RateLimited { retry_after_secs: retry_after_secs(oldest + window, now) });
+        return Err(LoginError::RateLimited {
+            retry_after_secs: retry_after_secs(oldest + window, now),
+        });
     }
 
     let record = store.find_login(username)?;

@@ -140,13 +140,19 @@ struct Permit<'a>(&'a Gate);
 
 impl Gate {
     fn new(limit: usize) -> Gate {
-        Gate { available: Mutex::new(limit), freed: Condvar::new() }
+        Gate {
+            available: Mutex::new(limit),
+            freed: Condvar::new(),
+        }
     }
 
     fn enter(&self) -> Permit<'_> {
         let mut available = self.available.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         while *available == 0 {
-            available = self.freed.wait(available).unwrap_or_else(|poisoned| poisoned.into_inner());
+            available = self
+                .freed
+                .wait(available)
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
         }
         *available -= 1;
         Permit(self)
@@ -187,7 +193,10 @@ mod tests {
         assert!(Password::new("x".repeat(1024)).is_ok());
         assert_eq!(Password::new("x".repeat(1025)).unwrap_err(), PasswordError::TooLong);
         assert_eq!(Password::new("é".repeat(513)).unwrap_err(), PasswordError::TooLong);
-        assert_eq!(Password::new("abcd\0efgh".into()).unwrap_err(), PasswordError::ContainsNul);
+        assert_eq!(
+            Password::new("abcd\0efgh".into()).unwrap_err(),
+            PasswordError::ContainsNul
+        );
     }
 
     #[test]
@@ -205,6 +214,9 @@ mod tests {
 
     #[test]
     fn debug_hides_password() {
-        assert_eq!(format!("{:?}", Password::new("hunter22".into()).unwrap()), "Password(***)");
+        assert_eq!(
+            format!("{:?}", Password::new("hunter22".into()).unwrap()),
+            "Password(***)"
+        );
     }
 }

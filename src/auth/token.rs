@@ -94,7 +94,10 @@ mod tests {
     #[test]
     fn digest_is_hex_sha256() {
         let digest = PlainToken::from_client("abc").digest();
-        assert_eq!(digest.as_str(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(
+            digest.as_str(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 
     #[test]

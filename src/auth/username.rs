@@ -38,7 +38,10 @@ impl Username {
             return Err(UsernameError::ControlCharacter);
         }
 
-        Ok(Username { display: display.to_string(), key: display.to_lowercase() })
+        Ok(Username {
+            display: display.to_string(),
+            key: display.to_lowercase(),
+        })
     }
 
     pub fn as_str(&self) -> &str {

@@ -42,15 +42,18 @@ pub fn run(args: Args, settings: &Settings) -> Result<(), anyhow::Error> {
         )
         .into());
     }
-    let username = Username::parse(&raw_username)
-        .map_err(|error| UsageError(format!("invalid username: {error}")))?;
+    let username = Username::parse(&raw_username).map_err(|error| UsageError(format!("invalid username: {error}")))?;
 
     let store = open_store(settings)?;
     if store.find_login(&username)?.is_some() {
         anyhow::bail!("user '{}' already exists; choose another username", username.as_str());
     }
 
-    let password = if args.password_stdin { read_password_from_stdin()? } else { prompt_new_password()? };
+    let password = if args.password_stdin {
+        read_password_from_stdin()?
+    } else {
+        prompt_new_password()?
+    };
 
     let user = match store.create_user(&username, hash_password(&password), now()) {
         Ok(user) => user,

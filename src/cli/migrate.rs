@@ -28,7 +28,10 @@ pub fn run(_args: Args, settings: &Settings) -> Result<(), anyhow::Error> {
             RoleOutcome::Created => "Created",
             RoleOutcome::Updated => "Updated",
         };
-        println!("{verb} role {} with row-level security (no BYPASSRLS) and the grants the server needs", database.app_role);
+        println!(
+            "{verb} role {} with row-level security (no BYPASSRLS) and the grants the server needs",
+            database.app_role
+        );
         if outcome == RoleOutcome::Created && database.app_role_password.is_none() {
             eprintln!(
                 "warning: role {} has no password; set SESAME_DATABASE_PASSWORD and run migrate again unless the server connects with trust or peer authentication",

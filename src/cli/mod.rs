@@ -72,7 +72,10 @@ pub fn execute(cli: Cli) -> Result<(), anyhow::Error> {
         return completions::run(args);
     }
 
-    let mut overrides = Overrides { database_url: cli.database_url.clone(), ..Overrides::default() };
+    let mut overrides = Overrides {
+        database_url: cli.database_url.clone(),
+        ..Overrides::default()
+    };
     if let Command::Run(args) = &cli.command {
         overrides.host = args.host.clone();
         overrides.port = args.port;
@@ -81,7 +84,11 @@ pub fn execute(cli: Cli) -> Result<(), anyhow::Error> {
 
     // The server logs every request; the admin commands keep stderr for warnings and errors
     // unless SESAME_LOG sets a more verbose filter.
-    let default_filter = if matches!(cli.command, Command::Run(_)) { "info" } else { "warn" };
+    let default_filter = if matches!(cli.command, Command::Run(_)) {
+        "info"
+    } else {
+        "warn"
+    };
     crate::telemetry::init(settings.log_filter.as_deref(), default_filter)
         .map_err(|error| UsageError(error.to_string()))?;
 
@@ -160,15 +167,23 @@ fn open_admin_store(settings: &Settings) -> Result<AdminStore, anyhow::Error> {
     match AdminStore::open(target) {
         Ok(store) => Ok(store),
         Err(StoreError::Misconfigured(message)) => Err(UsageError(message).into()),
-        Err(error) => Err(anyhow::Error::new(error).context(format!("failed to open the database {}", target.redacted()))),
+        Err(error) => {
+            Err(anyhow::Error::new(error).context(format!("failed to open the database {}", target.redacted())))
+        }
     }
 }
 
 /// Returns the user_id of `username`; an unknown user is a failed operation (exit 1).
 fn find_user_id(store: &Store, username: &Username) -> Result<String, anyhow::Error> {
-    match store.find_login(username).with_context(|| format!("failed to look up user '{}'", username.as_str()))? {
+    match store
+        .find_login(username)
+        .with_context(|| format!("failed to look up user '{}'", username.as_str()))?
+    {
         Some(login) => Ok(login.user_id),
-        None => anyhow::bail!("user '{}' not found; check the spelling or run `sesame users list`", username.as_str()),
+        None => anyhow::bail!(
+            "user '{}' not found; check the spelling or run `sesame users list`",
+            username.as_str()
+        ),
     }
 }
 
@@ -203,7 +218,10 @@ fn format_table(header: &[&str], rows: &[Vec<String>]) -> String {
     }
 
     let format_row = |cells: &mut dyn Iterator<Item = &str>| {
-        let padded: Vec<String> = cells.zip(&widths).map(|(cell, &width)| format!("{cell:<width$}")).collect();
+        let padded: Vec<String> = cells
+            .zip(&widths)
+            .map(|(cell, &width)| format!("{cell:<width$}"))
+            .collect();
         padded.join("  ").trim_end().to_string()
     };
 

@@ -21,7 +21,8 @@ pub(super) fn prompt_new_password() -> Result<Password, anyhow::Error> {
 
     let second = rpassword::prompt_password("Repeat password: ")
         .map_err(|error| anyhow::anyhow!("failed to read the password from the terminal: {error}"))?;
-    let confirmation = Password::for_login(second).map_err(|_| anyhow::anyhow!("the passwords do not match; try again"))?;
+    let confirmation =
+        Password::for_login(second).map_err(|_| anyhow::anyhow!("the passwords do not match; try again"))?;
 
     if !password.matches(&confirmation) {
         anyhow::bail!("the passwords do not match; try again");

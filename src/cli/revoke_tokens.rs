@@ -50,10 +50,15 @@ pub fn run(args: Args, settings: &Settings) -> Result<(), anyhow::Error> {
 
     let digest = token.as_ref().map(PlainToken::digest);
     let selector = digest.as_ref().map_or(TokenSelector::All, TokenSelector::Digest);
-    let revoked = match store.with_user(&login.user_id, Access::Write, |tenant| tenant.revoke_tokens(selector, now())) {
+    let revoked = match store.with_user(&login.user_id, Access::Write, |tenant| {
+        tenant.revoke_tokens(selector, now())
+    }) {
         Ok(revoked) => revoked,
         Err(StoreError::NotFound) => {
-            anyhow::bail!("the token does not belong to user '{}'; check the token and the username", username.as_str())
+            anyhow::bail!(
+                "the token does not belong to user '{}'; check the token and the username",
+                username.as_str()
+            )
         }
         Err(error) => return Err(anyhow::Error::new(error).context("failed to revoke tokens")),
     };

@@ -3,8 +3,8 @@ use std::io::Write;
 use std::sync::Arc;
 
 use anyhow::Context;
-use tokio::sync::Semaphore;
 use chrono::Duration;
+use tokio::sync::Semaphore;
 
 use crate::auth::PasswordHasher;
 use crate::config::Settings;
@@ -65,7 +65,11 @@ async fn prune_periodically(store: Store, login_window: Duration) {
         let store = store.clone();
         match actix_web::web::block(move || store.prune(now(), login_window)).await {
             Ok(Ok(report)) if report.tokens + report.login_attempts > 0 => {
-                tracing::info!(tokens = report.tokens, login_attempts = report.login_attempts, "pruned old rows");
+                tracing::info!(
+                    tokens = report.tokens,
+                    login_attempts = report.login_attempts,
+                    "pruned old rows"
+                );
             }
             Ok(Ok(_)) => {}
             Ok(Err(error)) => tracing::warn!(%error, "pruning failed; will retry at the next interval"),

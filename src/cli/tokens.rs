@@ -3,8 +3,8 @@ use chrono::Duration;
 use serde_json::{json, Value};
 
 use super::{
-    counted, find_user_id, format_table, format_time, json_time, open_store, parse_username_option, print_json, write_stdout,
-    UsageError,
+    counted, find_user_id, format_table, format_time, json_time, open_store, parse_username_option, print_json,
+    write_stdout, UsageError,
 };
 use crate::auth::PlainToken;
 use crate::config::{Settings, MAX_TOKEN_EXPIRY_MINUTES};
@@ -117,7 +117,14 @@ fn list(args: ListArgs, settings: &Settings) -> Result<(), anyhow::Error> {
             ]
         })
         .collect();
-    let header = ["TOKEN_ID", "TITLE", "CREATED_AT", "EXPIRES_AT", "LAST_USED_AT", "STATUS"];
+    let header = [
+        "TOKEN_ID",
+        "TITLE",
+        "CREATED_AT",
+        "EXPIRES_AT",
+        "LAST_USED_AT",
+        "STATUS",
+    ];
     write_stdout(format_table(&header, &rows).as_bytes())
 }
 
@@ -198,7 +205,10 @@ fn validate_title(raw: &str) -> Result<String, UsageError> {
     } else {
         return Ok(title.to_string());
     };
-    Err(UsageError(format!("invalid --title '{}': {problem}", raw.escape_debug())))
+    Err(UsageError(format!(
+        "invalid --title '{}': {problem}",
+        raw.escape_debug()
+    )))
 }
 
 fn prune(json: bool, settings: &Settings) -> Result<(), anyhow::Error> {

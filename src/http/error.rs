@@ -90,7 +90,9 @@ impl ResponseError for ApiError {
             _ => {}
         }
 
-        response.json(ErrorBody { detail: self.to_string() })
+        response.json(ErrorBody {
+            detail: self.to_string(),
+        })
     }
 }
 
@@ -119,7 +121,10 @@ impl From<LoginError> for ApiError {
                 ApiError::InvalidCredentials
             }
             LoginError::RateLimited { retry_after_secs } => {
-                tracing::warn!(retry_after_secs, "login rejected: too many failed attempts for one username");
+                tracing::warn!(
+                    retry_after_secs,
+                    "login rejected: too many failed attempts for one username"
+                );
                 ApiError::RateLimited { retry_after_secs }
             }
             LoginError::Store(error) => ApiError::from(error),

@@ -44,7 +44,9 @@ impl FromRequest for Bearer {
 }
 
 fn parse_bearer(value: Option<&header::HeaderValue>) -> Result<Bearer, ApiError> {
-    let value = value.and_then(|value| value.to_str().ok()).ok_or(ApiError::NotAuthenticated)?;
+    let value = value
+        .and_then(|value| value.to_str().ok())
+        .ok_or(ApiError::NotAuthenticated)?;
     let (scheme, credentials) = value.trim().split_once(' ').ok_or(ApiError::NotAuthenticated)?;
 
     let credentials = credentials.trim();
@@ -107,7 +109,9 @@ impl<T: DeserializeOwned + Default + 'static> FromRequest for OptionalJsonBody<T
 /// Reads the whole body, enforcing the content type and the route's [`BodyLimit`] (checked
 /// against `Content-Length` first, then while reading, for chunked bodies).
 fn read_body(request: &HttpRequest, payload: &mut Payload) -> LocalBoxFuture<'static, Result<BytesMut, ApiError>> {
-    let limit = request.app_data::<BodyLimit>().map_or(DEFAULT_BODY_LIMIT, |limit| limit.0);
+    let limit = request
+        .app_data::<BodyLimit>()
+        .map_or(DEFAULT_BODY_LIMIT, |limit| limit.0);
     let content_type_ok = is_json_content_type(request.headers().get(header::CONTENT_TYPE));
     let declared_length = request
         .headers()
@@ -124,8 +128,8 @@ fn read_body(request: &HttpRequest, payload: &mut Payload) -> LocalBoxFuture<'st
         let read = async {
             let mut body = BytesMut::new();
             while let Some(chunk) = payload.next().await {
-                let chunk =
-                    chunk.map_err(|error| ApiError::MalformedBody(format!("Failed to read the request body: {error}")))?;
+                let chunk = chunk
+                    .map_err(|error| ApiError::MalformedBody(format!("Failed to read the request body: {error}")))?;
                 if body.len() + chunk.len() > limit {
                     return Err(ApiError::PayloadTooLarge { limit_bytes: limit });
                 }
@@ -158,7 +162,9 @@ fn is_json_content_type(value: Option<&header::HeaderValue>) -> bool {
 
 pub(crate) fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::MalformedBody("Request body is empty; send a JSON object".to_string()));
+        return Err(ApiError::MalformedBody(
+            "Request body is empty; send a JSON object".to_string(),
+        ));
     }
 
     // JSON text must be UTF-8 (RFC 8259, section 8.1), but serde_json checks only the strings
@@ -173,7 +179,9 @@ pub(crate) fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError
     // Checks the syntax first, so that text that is not JSON gets 400 even when its first
     // tokens already have the wrong shape (such as `[1,`).
     if let Err(error) = serde_json::from_slice::<serde::de::IgnoredAny>(body) {
-        return Err(ApiError::MalformedBody(format!("Request body is not valid JSON: {error}")));
+        return Err(ApiError::MalformedBody(format!(
+            "Request body is not valid JSON: {error}"
+        )));
     }
 
     let mut deserializer = serde_json::Deserializer::from_slice(body);
@@ -204,7 +212,9 @@ pub(crate) fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError
 pub fn string_not_null<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
     match Option::<String>::deserialize(deserializer)? {
         Some(value) => Ok(Some(value)),
-        None => Err(serde::de::Error::custom("must be a string, not null; leave the field out to select every token")),
+        None => Err(serde::de::Error::custom(
+            "must be a string, not null; leave the field out to select every token",
+        )),
     }
 }
 
@@ -269,9 +279,15 @@ mod tests {
     #[test]
     fn content_types() {
         assert!(is_json_content_type(None));
-        assert!(is_json_content_type(Some(&HeaderValue::from_static("application/json; charset=utf-8"))));
-        assert!(is_json_content_type(Some(&HeaderValue::from_static("application/merge-patch+json"))));
-        assert!(!is_json_content_type(Some(&HeaderValue::from_static("application/x-www-form-urlencoded"))));
+        assert!(is_json_content_type(Some(&HeaderValue::from_static(
+            "application/json; charset=utf-8"
+        ))));
+        assert!(is_json_content_type(Some(&HeaderValue::from_static(
+            "application/merge-patch+json"
+        ))));
+        assert!(!is_json_content_type(Some(&HeaderValue::from_static(
+            "application/x-www-form-urlencoded"
+        ))));
         assert!(!is_json_content_type(Some(&HeaderValue::from_static("text/plain"))));
     }
 
@@ -284,16 +300,32 @@ mod tests {
     #[test]
     fn json_errors_name_the_field() {
         let error = parse_json::<Sample>(br#"{"name": 5}"#).unwrap_err();
-        assert!(matches!(&error, ApiError::Validation(m) if m.starts_with("Invalid field 'name'")), "{error:?}");
-        assert!(matches!(parse_json::<Sample>(b"[1]"), Err(ApiError::Validation(m)) if m == "Request body must be a JSON object"));
-        assert!(matches!(parse_json::<Sample>(br#"["alice"]"#), Err(ApiError::Validation(_))));
+        assert!(
+            matches!(&error, ApiError::Validation(m) if m.starts_with("Invalid field 'name'")),
+            "{error:?}"
+        );
+        assert!(
+            matches!(parse_json::<Sample>(b"[1]"), Err(ApiError::Validation(m)) if m == "Request body must be a JSON object")
+        );
+        assert!(matches!(
+            parse_json::<Sample>(br#"["alice"]"#),
+            Err(ApiError::Validation(_))
+        ));
         assert!(matches!(parse_json::<Sample>(b"[1"), Err(ApiError::MalformedBody(_))));
-        assert!(matches!(parse_json::<Sample>(b" [\"alice\"]"), Err(ApiError::Validation(m)) if m == "Request body must be a JSON object"));
+        assert!(
+            matches!(parse_json::<Sample>(b" [\"alice\"]"), Err(ApiError::Validation(m)) if m == "Request body must be a JSON object")
+        );
         assert!(matches!(parse_json::<Sample>(b"[]"), Err(ApiError::Validation(_))));
         assert!(matches!(parse_json::<Sample>(b"[1,"), Err(ApiError::MalformedBody(_))));
-        assert!(matches!(parse_json::<Sample>(b"{\"name\": "), Err(ApiError::MalformedBody(_))));
+        assert!(matches!(
+            parse_json::<Sample>(b"{\"name\": "),
+            Err(ApiError::MalformedBody(_))
+        ));
         assert!(matches!(parse_json::<Sample>(b"  "), Err(ApiError::MalformedBody(_))));
-        assert!(matches!(parse_json::<Sample>(b"{} {}"), Err(ApiError::MalformedBody(_))));
+        assert!(matches!(
+            parse_json::<Sample>(b"{} {}"),
+            Err(ApiError::MalformedBody(_))
+        ));
     }
 
     /// Property tests: for generated input, the parsers return a value or one of their
@@ -311,8 +343,10 @@ mod tests {
         /// Generates field names of the request bodies, and arbitrary ones.
         fn field_name() -> impl Strategy<Value = String> {
             prop_oneof![
-                prop::sample::select(vec!["username", "email", "password", "title", "config", "user", "token", "token_id"])
-                    .prop_map(String::from),
+                prop::sample::select(vec![
+                    "username", "email", "password", "title", "config", "user", "token", "token_id"
+                ])
+                .prop_map(String::from),
                 any::<String>(),
             ]
         }
@@ -362,7 +396,8 @@ mod tests {
         fn is_documented_error(error: &ApiError) -> bool {
             match error {
                 ApiError::MalformedBody(message) => {
-                    message == "Request body is empty; send a JSON object" || message.starts_with("Request body is not valid JSON: ")
+                    message == "Request body is empty; send a JSON object"
+                        || message.starts_with("Request body is not valid JSON: ")
                 }
                 ApiError::Validation(message) => {
                     message == "Request body must be a JSON object" || message.starts_with("Invalid field '")

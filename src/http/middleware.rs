@@ -33,7 +33,11 @@ pub async fn observe_request(
         .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
 
     let path = request.path();
-    let path = if path.len() > MAX_LOGGED_PATH { &path[..floor_char_boundary(path, MAX_LOGGED_PATH)] } else { path };
+    let path = if path.len() > MAX_LOGGED_PATH {
+        &path[..floor_char_boundary(path, MAX_LOGGED_PATH)]
+    } else {
+        path
+    };
     let span = tracing::info_span!(
         "request",
         method = %request.method(),
@@ -89,7 +93,9 @@ fn ensure_json_error<B: MessageBody + 'static>(response: ServiceResponse<B>) -> 
     let body = serde_json::json!({ "detail": detail }).to_string();
 
     let (request, mut rewritten) = response.into_parts();
-    rewritten.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    rewritten
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     ServiceResponse::new(request, rewritten.set_body(body)).map_into_right_body()
 }
 

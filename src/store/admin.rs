@@ -97,7 +97,9 @@ impl AdminStore {
         }
         drop(connection);
 
-        Ok(AdminStore { pool: build_pool(target, 1) })
+        Ok(AdminStore {
+            pool: build_pool(target, 1),
+        })
     }
 
     fn connection(&self) -> Result<PooledConnection, StoreError> {
@@ -126,7 +128,14 @@ impl AdminStore {
                 .into_iter()
                 .map(|(user_id, username, created_at)| {
                     let live_tokens = live.get(&user_id).copied().unwrap_or(0).max(0) as u64;
-                    UserSummary { user: User { user_id, username, created_at }, live_tokens }
+                    UserSummary {
+                        user: User {
+                            user_id,
+                            username,
+                            created_at,
+                        },
+                        live_tokens,
+                    }
                 })
                 .collect();
             Ok(summaries)
@@ -143,10 +152,20 @@ impl AdminStore {
                 .select((users::user_id, users::username, users::created_at))
                 .first(connection)
                 .optional()?;
-            let Some((user_id, username, created_at)) = found else { return Ok(None) };
+            let Some((user_id, username, created_at)) = found else {
+                return Ok(None);
+            };
 
             let (tokens, workspaces) = count_owned_rows(connection, &user_id)?;
-            Ok(Some(UserFootprint { user: User { user_id, username, created_at }, tokens, workspaces }))
+            Ok(Some(UserFootprint {
+                user: User {
+                    user_id,
+                    username,
+                    created_at,
+                },
+                tokens,
+                workspaces,
+            }))
         })
     }
 
@@ -165,8 +184,14 @@ impl AdminStore {
                 .select((users::user_id, users::username, users::created_at))
                 .first::<(String, String, NaiveDateTime)>(connection)
                 .optional()?
-                .map(|(user_id, username, created_at)| User { user_id, username, created_at });
-            let Some(user) = found else { return Err(StoreError::NotFound) };
+                .map(|(user_id, username, created_at)| User {
+                    user_id,
+                    username,
+                    created_at,
+                });
+            let Some(user) = found else {
+                return Err(StoreError::NotFound);
+            };
 
             let (tokens, workspaces) = count_owned_rows(connection, user_id)?;
             let deleted = diesel::delete(users::table.filter(users::user_id.eq(user_id))).execute(connection)?;
@@ -182,14 +207,20 @@ impl AdminStore {
                 )));
             }
 
-            Ok(UserFootprint { user, tokens, workspaces })
+            Ok(UserFootprint {
+                user,
+                tokens,
+                workspaces,
+            })
         })
     }
 
     /// Returns which of the lower-cased usernames `keys` already exist.
     pub fn existing_username_keys(&self, keys: &[&str]) -> Result<HashSet<String>, StoreError> {
         let mut connection = self.connection()?;
-        transaction(&mut connection, Access::Read, |connection| find_existing_keys(connection, keys))
+        transaction(&mut connection, Access::Read, |connection| {
+            find_existing_keys(connection, keys)
+        })
     }
 
     /// Creates `batch` in one transaction, each user with a new user_id and `now` as its
@@ -200,7 +231,12 @@ impl AdminStore {
     /// [`OnConflict::Skip`] the other users are created. A user created by another process
     /// after that look-up makes the insert fail with [`StoreError::UsernameTaken`], and the
     /// whole batch is rolled back.
-    pub fn insert_users(&self, batch: &[NewUser], now: NaiveDateTime, on_conflict: OnConflict) -> Result<BatchOutcome, StoreError> {
+    pub fn insert_users(
+        &self,
+        batch: &[NewUser],
+        now: NaiveDateTime,
+        on_conflict: OnConflict,
+    ) -> Result<BatchOutcome, StoreError> {
         let mut connection = self.connection()?;
         transaction(&mut connection, Access::Write, |connection| {
             let keys: Vec<&str> = batch.iter().map(|user| user.username.key()).collect();
@@ -209,7 +245,10 @@ impl AdminStore {
             let (existing, fresh): (Vec<usize>, Vec<usize>) =
                 (0..batch.len()).partition(|&index| existing_keys.contains(batch[index].username.key()));
             if on_conflict == OnConflict::Fail && !existing.is_empty() {
-                return Ok(BatchOutcome { created: Vec::new(), existing });
+                return Ok(BatchOutcome {
+                    created: Vec::new(),
+                    existing,
+                });
             }
 
             let rows: Vec<UserRow> = fresh
@@ -225,7 +264,10 @@ impl AdminStore {
                 .collect();
             insert_user_rows(connection, &rows)?;
 
-            Ok(BatchOutcome { created: fresh, existing })
+            Ok(BatchOutcome {
+                created: fresh,
+                existing,
+            })
         })
     }
 }
@@ -246,8 +288,14 @@ fn find_existing_keys(connection: &mut DbConnection, keys: &[&str]) -> Result<Ha
 
 /// Counts every token and workspace of a user.
 fn count_owned_rows(connection: &mut DbConnection, user_id: &str) -> Result<(u64, u64), StoreError> {
-    let tokens: i64 = tokens::table.filter(tokens::user_id.eq(user_id)).count().get_result(connection)?;
-    let workspaces: i64 = workspaces::table.filter(workspaces::user_id.eq(user_id)).count().get_result(connection)?;
+    let tokens: i64 = tokens::table
+        .filter(tokens::user_id.eq(user_id))
+        .count()
+        .get_result(connection)?;
+    let workspaces: i64 = workspaces::table
+        .filter(workspaces::user_id.eq(user_id))
+        .count()
+        .get_result(connection)?;
     Ok((tokens.max(0) as u64, workspaces.max(0) as u64))
 }
 

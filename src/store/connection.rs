@@ -53,14 +53,15 @@ impl ConnectionManager {
                         "the SQLite path is not valid UTF-8".to_string(),
                     ))
                 })?;
-                let mut connection =
-                    SqliteConnection::establish(path_text).map_err(|error| explain_sqlite_open_error(path, error.to_string()))?;
-                configure_sqlite(&mut connection).map_err(|error| explain_sqlite_open_error(path, error.to_string()))?;
+                let mut connection = SqliteConnection::establish(path_text)
+                    .map_err(|error| explain_sqlite_open_error(path, error.to_string()))?;
+                configure_sqlite(&mut connection)
+                    .map_err(|error| explain_sqlite_open_error(path, error.to_string()))?;
                 Ok(DbConnection::Sqlite(connection))
             }
             DatabaseTarget::Postgres { url } => {
-                let connection =
-                    PgConnection::establish(&with_connect_timeout(url)).map_err(diesel::r2d2::Error::ConnectionError)?;
+                let connection = PgConnection::establish(&with_connect_timeout(url))
+                    .map_err(diesel::r2d2::Error::ConnectionError)?;
                 Ok(DbConnection::Postgres(connection))
             }
         }
@@ -104,7 +105,12 @@ impl r2d2::HandleError<diesel::r2d2::Error> for PoolErrorLogger {
         let last = self.last_logged_secs.load(Ordering::Relaxed);
 
         let due = now_secs >= last + CONNECT_ERROR_LOG_INTERVAL_SECS;
-        if due && self.last_logged_secs.compare_exchange(last, now_secs, Ordering::Relaxed, Ordering::Relaxed).is_ok() {
+        if due
+            && self
+                .last_logged_secs
+                .compare_exchange(last, now_secs, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
             let suppressed = self.suppressed.swap(0, Ordering::Relaxed);
             tracing::warn!(%error, suppressed, "database connection failed");
         } else {
@@ -162,7 +168,10 @@ fn configure_sqlite(connection: &mut SqliteConnection) -> QueryResult<()> {
 /// `-shm` files that WAL mode keeps beside the database do not exist yet, so that case gets
 /// the cause and the fix.
 fn explain_sqlite_open_error(path: &Path, message: String) -> diesel::r2d2::Error {
-    let directory = path.parent().filter(|parent| !parent.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let directory = path
+        .parent()
+        .filter(|parent| !parent.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let message = match check_writable(directory) {
         Err(cause) if message == "unable to open database file" => format!(
             "{message} {}: directory {} is not writable ({cause}), but SQLite must create the database's -wal and -shm files there; \
@@ -201,11 +210,15 @@ fn check_writable(_directory: &Path) -> std::io::Result<()> {
 /// Adds libpq's `connect_timeout` to a URL that sets none, so a server that is down makes
 /// requests fail in seconds rather than hang.
 fn with_connect_timeout(url: &str) -> String {
-    let Ok(mut parsed) = Url::parse(url) else { return url.to_string() };
+    let Ok(mut parsed) = Url::parse(url) else {
+        return url.to_string();
+    };
     if parsed.query_pairs().any(|(key, _)| key == "connect_timeout") {
         return url.to_string();
     }
-    parsed.query_pairs_mut().append_pair("connect_timeout", &POSTGRES_CONNECT_TIMEOUT_SECS.to_string());
+    parsed
+        .query_pairs_mut()
+        .append_pair("connect_timeout", &POSTGRES_CONNECT_TIMEOUT_SECS.to_string());
     parsed.to_string()
 }
 
@@ -242,7 +255,9 @@ pub fn transaction<T>(
             Ok(value)
         }
         Err(error) => {
-            if let Err(rollback_error) = <DbConnection as Connection>::TransactionManager::rollback_transaction(connection) {
+            if let Err(rollback_error) =
+                <DbConnection as Connection>::TransactionManager::rollback_transaction(connection)
+            {
                 tracing::error!(error = %rollback_error, "rollback failed");
             }
             Err(error)

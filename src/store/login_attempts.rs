@@ -45,7 +45,10 @@ impl Store {
             }
 
             diesel::insert_into(login_attempts::table)
-                .values(NewLoginAttempt { username_digest, attempted_at: now })
+                .values(NewLoginAttempt {
+                    username_digest,
+                    attempted_at: now,
+                })
                 .execute(connection)?;
             Ok(None)
         })

@@ -3,9 +3,9 @@
 
 use std::path::Path;
 
+use diesel::migration::MigrationSource;
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Text};
-use diesel::migration::MigrationSource;
 use diesel::PgConnection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
@@ -45,7 +45,10 @@ pub(super) fn prepare_sqlite_file(path: &Path) -> Result<(), StoreError> {
     match options.open(path) {
         Ok(_) => Ok(()),
         Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(error) => Err(StoreError::Unavailable(format!("failed to create {}: {error}", path.display()))),
+        Err(error) => Err(StoreError::Unavailable(format!(
+            "failed to create {}: {error}",
+            path.display()
+        ))),
     }
 }
 
@@ -63,7 +66,9 @@ pub fn run_pending(connection: &mut DbConnection) -> Result<Vec<String>, StoreEr
         .map_err(|error| {
             let mut message = error.to_string();
             if message.contains("permission denied") {
-                message.push_str("; run migrate as the owner of the database (SESAME_DATABASE_ADMIN_URL), not as the server's role");
+                message.push_str(
+                    "; run migrate as the owner of the database (SESAME_DATABASE_ADMIN_URL), not as the server's role",
+                );
             }
             StoreError::MigrationFailed(message)
         })?;
@@ -81,11 +86,14 @@ struct AppliedVersion {
 /// Checks that a PostgreSQL database has every migration this binary embeds, reading the
 /// migration table directly: the restricted role may read it but not create it.
 pub(super) fn ensure_current(connection: &mut DbConnection) -> Result<(), StoreError> {
-    let DbConnection::Postgres(pg) = connection else { return Ok(()) };
+    let DbConnection::Postgres(pg) = connection else {
+        return Ok(());
+    };
 
-    let applied: Vec<AppliedVersion> = diesel::sql_query("SELECT version::text AS version FROM __diesel_schema_migrations")
-        .load(pg)
-        .map_err(|error| StoreError::SchemaOutdated(format!("cannot read the migration table: {error}")))?;
+    let applied: Vec<AppliedVersion> =
+        diesel::sql_query("SELECT version::text AS version FROM __diesel_schema_migrations")
+            .load(pg)
+            .map_err(|error| StoreError::SchemaOutdated(format!("cannot read the migration table: {error}")))?;
 
     let missing: Vec<String> = MigrationSource::<diesel::pg::Pg>::migrations(&POSTGRES_MIGRATIONS)
         .map_err(|error| StoreError::SchemaOutdated(error.to_string()))?
@@ -97,7 +105,10 @@ pub(super) fn ensure_current(connection: &mut DbConnection) -> Result<(), StoreE
     if missing.is_empty() {
         Ok(())
     } else {
-        Err(StoreError::SchemaOutdated(format!("missing migrations {}", missing.join(", "))))
+        Err(StoreError::SchemaOutdated(format!(
+            "missing migrations {}",
+            missing.join(", ")
+        )))
     }
 }
 
@@ -128,7 +139,11 @@ struct ExistingRole {
 /// what the server needs: rows of the tenant tables (still filtered by row-level security),
 /// the login-attempt table, the lookup and prune functions, and read access to the migration
 /// table. Running it again after an upgrade grants what new migrations added. The role is never a superuser, never BYPASSRLS and never the owner.
-pub fn provision_app_role(pg: &mut PgConnection, role: &str, password: Option<&SecretString>) -> Result<RoleOutcome, StoreError> {
+pub fn provision_app_role(
+    pg: &mut PgConnection,
+    role: &str,
+    password: Option<&SecretString>,
+) -> Result<RoleOutcome, StoreError> {
     pg.transaction(|pg| {
         let existing: Option<ExistingRole> = diesel::sql_query(
             "SELECT rolsuper AS superuser, rolbypassrls AS bypasses_rls, rolname = current_user AS is_current
@@ -196,7 +211,12 @@ pub fn provision_app_role(pg: &mut PgConnection, role: &str, password: Option<&S
 
 /// Runs a statement built by PostgreSQL's `format()`, which quotes the role name as an
 /// identifier (`%I`) and the optional password as a literal (`%L`).
-fn execute_formatted(pg: &mut PgConnection, template: &str, role: &str, literal: Option<&str>) -> Result<(), StoreError> {
+fn execute_formatted(
+    pg: &mut PgConnection,
+    template: &str,
+    role: &str,
+    literal: Option<&str>,
+) -> Result<(), StoreError> {
     let statement: Statement = match literal {
         Some(literal) => diesel::sql_query(format!("SELECT format('{template}', $1::text, $2::text) AS statement"))
             .bind::<Text, _>(role)

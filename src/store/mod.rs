@@ -60,9 +60,10 @@ pub enum StoreError {
 impl From<DieselError> for StoreError {
     fn from(error: DieselError) -> Self {
         match &error {
-            DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand, info) => {
-                StoreError::Unavailable(info.message().to_string())
-            }
+            DieselError::DatabaseError(
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                info,
+            ) => StoreError::Unavailable(info.message().to_string()),
             DieselError::BrokenTransactionManager => StoreError::Unavailable(error.to_string()),
             DieselError::DatabaseError(DatabaseErrorKind::Unknown, info) => match sqlite_storage_hint(info.message()) {
                 Some(hint) => StoreError::Unavailable(format!("{}; {hint}", info.message())),
@@ -150,7 +151,11 @@ impl Store {
             Backend::Sqlite => build_pool(target, SQLITE_WRITER_POOL_SIZE),
             Backend::Postgres => readers.clone(),
         };
-        Ok(Store { readers, writers, backend })
+        Ok(Store {
+            readers,
+            writers,
+            backend,
+        })
     }
 
     /// Opens one connection for `sesame migrate`, outside any pool.
@@ -212,7 +217,10 @@ impl Store {
         let mut connection = self.connection_for(access)?;
         transaction(&mut connection, access, |connection| {
             let principal = tokens::authenticate(connection, digest, now)?;
-            let mut tenant = Tenant { connection, user_id: principal.user_id.clone() };
+            let mut tenant = Tenant {
+                connection,
+                user_id: principal.user_id.clone(),
+            };
             let value = body(&mut tenant)?;
             Ok((principal, value))
         })
@@ -229,7 +237,10 @@ impl Store {
         let mut connection = self.connection_for(access)?;
         transaction(&mut connection, access, |connection| {
             postgres::enter_tenant(connection, user_id)?;
-            let mut tenant = Tenant { connection, user_id: user_id.to_string() };
+            let mut tenant = Tenant {
+                connection,
+                user_id: user_id.to_string(),
+            };
             body(&mut tenant)
         })
     }

@@ -19,7 +19,9 @@ pub struct UserRow {
 
 impl std::fmt::Debug for UserRow {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UserRow").field("user_id", &self.user_id).finish_non_exhaustive()
+        f.debug_struct("UserRow")
+            .field("user_id", &self.user_id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -40,7 +42,9 @@ pub struct LoginRecord {
 
 impl std::fmt::Debug for LoginRecord {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LoginRecord").field("user_id", &self.user_id).finish_non_exhaustive()
+        f.debug_struct("LoginRecord")
+            .field("user_id", &self.user_id)
+            .finish_non_exhaustive()
     }
 }
 

@@ -62,7 +62,10 @@ pub(super) fn find_login(pg: &mut PgConnection, username_key: &str) -> QueryResu
         .bind::<Text, _>(username_key)
         .get_result(pg)
         .optional()?;
-    Ok(row.map(|row| LoginRecord { user_id: row.user_id, password_hash: row.password_hash }))
+    Ok(row.map(|row| LoginRecord {
+        user_id: row.user_id,
+        password_hash: row.password_hash,
+    }))
 }
 
 /// Serializes login attempts for one username across every server instance until the
@@ -120,7 +123,9 @@ pub(super) fn warn_if_rls_bypassed(connection: &mut DbConnection) {
 /// tenant of the current transaction, so a listing would come back empty and a duplicate
 /// check would miss existing users.
 pub(super) fn ensure_sees_every_tenant(connection: &mut DbConnection) -> Result<(), StoreError> {
-    let DbConnection::Postgres(pg) = connection else { return Ok(()) };
+    let DbConnection::Postgres(pg) = connection else {
+        return Ok(());
+    };
 
     let rights = role_rights(pg)?;
     if rights.bypasses || rights.owns_tables {

@@ -34,21 +34,33 @@ pub struct IssuedToken {
 }
 
 /// Finds the owner of a valid token and makes that owner the transaction's tenant.
-pub(super) fn authenticate(connection: &mut DbConnection, digest: &TokenDigest, now: NaiveDateTime) -> Result<Principal, StoreError> {
+pub(super) fn authenticate(
+    connection: &mut DbConnection,
+    digest: &TokenDigest,
+    now: NaiveDateTime,
+) -> Result<Principal, StoreError> {
     let found = match connection {
         DbConnection::Postgres(pg) => postgres::find_token_and_enter(pg, digest.as_str())?
             .map(|row| (row.token_id, row.user_id, row.expires_at, row.revoked, row.last_used_at)),
         DbConnection::Sqlite(_) => tokens::table
             .filter(tokens::token_hash.eq(digest.as_str()))
-            .select((tokens::token_id, tokens::user_id, tokens::expires_at, tokens::revoked, tokens::last_used_at))
+            .select((
+                tokens::token_id,
+                tokens::user_id,
+                tokens::expires_at,
+                tokens::revoked,
+                tokens::last_used_at,
+            ))
             .first::<(String, String, NaiveDateTime, bool, Option<NaiveDateTime>)>(connection)
             .optional()?,
     };
 
     match found {
-        Some((token_id, user_id, expires_at, revoked, last_used_at)) if !revoked && expires_at > now => {
-            Ok(Principal { user_id, token_id, last_used_at })
-        }
+        Some((token_id, user_id, expires_at, revoked, last_used_at)) if !revoked && expires_at > now => Ok(Principal {
+            user_id,
+            token_id,
+            last_used_at,
+        }),
         _ => Err(StoreError::InvalidToken),
     }
 }
@@ -74,9 +86,13 @@ impl Tenant<'_> {
 
         let excess = (live.len() + 1).saturating_sub(max_live as usize);
         if excess > 0 {
-            diesel::update(tokens::table.filter(tokens::user_id.eq(&self.user_id)).filter(tokens::token_id.eq_any(&live[..excess])))
-                .set((tokens::revoked.eq(true), tokens::revoked_at.eq(now)))
-                .execute(self.connection)?;
+            diesel::update(
+                tokens::table
+                    .filter(tokens::user_id.eq(&self.user_id))
+                    .filter(tokens::token_id.eq_any(&live[..excess])),
+            )
+            .set((tokens::revoked.eq(true), tokens::revoked_at.eq(now)))
+            .execute(self.connection)?;
         }
 
         let row = TokenRow {
@@ -90,9 +106,14 @@ impl Tenant<'_> {
             last_used_at: None,
             revoked_at: None,
         };
-        diesel::insert_into(tokens::table).values(&row).execute(self.connection)?;
+        diesel::insert_into(tokens::table)
+            .values(&row)
+            .execute(self.connection)?;
 
-        Ok(IssuedToken { row, revoked_for_cap: excess })
+        Ok(IssuedToken {
+            row,
+            revoked_for_cap: excess,
+        })
     }
 
     /// Revokes the selected tokens of this user. Returns how many were live and are revoked
@@ -111,12 +132,18 @@ impl Tenant<'_> {
             TokenSelector::Id(token_id) => mine.filter(tokens::token_id.eq(token_id)),
         };
 
-        let found: Vec<(String, bool)> = selected.select((tokens::token_id, tokens::revoked)).load(self.connection)?;
+        let found: Vec<(String, bool)> = selected
+            .select((tokens::token_id, tokens::revoked))
+            .load(self.connection)?;
         if found.is_empty() && !matches!(selector, TokenSelector::All) {
             return Err(StoreError::NotFound);
         }
 
-        let live: Vec<&String> = found.iter().filter(|(_, revoked)| !revoked).map(|(token_id, _)| token_id).collect();
+        let live: Vec<&String> = found
+            .iter()
+            .filter(|(_, revoked)| !revoked)
+            .map(|(token_id, _)| token_id)
+            .collect();
         if live.is_empty() {
             return Ok(0);
         }
@@ -144,9 +171,13 @@ impl Tenant<'_> {
 
     /// Records that a token was used.
     pub fn touch_token(&mut self, token_id: &str, now: NaiveDateTime) -> Result<(), StoreError> {
-        diesel::update(tokens::table.filter(tokens::user_id.eq(&self.user_id)).filter(tokens::token_id.eq(token_id)))
-            .set(tokens::last_used_at.eq(now))
-            .execute(self.connection)?;
+        diesel::update(
+            tokens::table
+                .filter(tokens::user_id.eq(&self.user_id))
+                .filter(tokens::token_id.eq(token_id)),
+        )
+        .set(tokens::last_used_at.eq(now))
+        .execute(self.connection)?;
         Ok(())
     }
 }
@@ -170,12 +201,16 @@ impl Store {
         let mut connection = self.connection()?;
 
         if let DbConnection::Postgres(pg) = &mut *connection {
-            let counts: PruneCounts = diesel::sql_query("SELECT pruned_tokens, pruned_attempts FROM sesame_prune($1, $2, $3)")
-                .bind::<diesel::sql_types::Timestamp, _>(now)
-                .bind::<diesel::sql_types::Timestamp, _>(revoked_before)
-                .bind::<diesel::sql_types::Timestamp, _>(attempts_before)
-                .get_result(pg)?;
-            return Ok(PruneReport { tokens: counts.pruned_tokens as u64, login_attempts: counts.pruned_attempts as u64 });
+            let counts: PruneCounts =
+                diesel::sql_query("SELECT pruned_tokens, pruned_attempts FROM sesame_prune($1, $2, $3)")
+                    .bind::<diesel::sql_types::Timestamp, _>(now)
+                    .bind::<diesel::sql_types::Timestamp, _>(revoked_before)
+                    .bind::<diesel::sql_types::Timestamp, _>(attempts_before)
+                    .get_result(pg)?;
+            return Ok(PruneReport {
+                tokens: counts.pruned_tokens as u64,
+                login_attempts: counts.pruned_attempts as u64,
+            });
         }
 
         let tokens = diesel::delete(
@@ -183,13 +218,20 @@ impl Store {
                 tokens::expires_at
                     .le(now)
                     .or(tokens::revoked.eq(true).and(tokens::revoked_at.le(revoked_before)))
-                    .or(tokens::revoked.eq(true).and(tokens::revoked_at.is_null()).and(tokens::created_at.le(revoked_before))),
+                    .or(tokens::revoked
+                        .eq(true)
+                        .and(tokens::revoked_at.is_null())
+                        .and(tokens::created_at.le(revoked_before))),
             ),
         )
         .execute(&mut connection)?;
         let login_attempts =
-            diesel::delete(login_attempts::table.filter(login_attempts::attempted_at.le(attempts_before))).execute(&mut connection)?;
+            diesel::delete(login_attempts::table.filter(login_attempts::attempted_at.le(attempts_before)))
+                .execute(&mut connection)?;
 
-        Ok(PruneReport { tokens: tokens as u64, login_attempts: login_attempts as u64 })
+        Ok(PruneReport {
+            tokens: tokens as u64,
+            login_attempts: login_attempts as u64,
+        })
     }
 }

@@ -4,15 +4,20 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 use super::connection::transaction;
 use super::models::{LoginRecord, User, UserRow};
-use super::schema::users;
 use super::schema::tokens;
+use super::schema::users;
 use super::{postgres, Access, DbConnection, Store, StoreError, Tenant};
 use crate::auth::{generate_user_id, Username};
 
 impl Store {
     /// Inserts a user with an already computed password hash. A username that exists in any
     /// letter case gives [`StoreError::UsernameTaken`].
-    pub fn create_user(&self, username: &Username, password_hash: String, now: NaiveDateTime) -> Result<User, StoreError> {
+    pub fn create_user(
+        &self,
+        username: &Username,
+        password_hash: String,
+        now: NaiveDateTime,
+    ) -> Result<User, StoreError> {
         let row = UserRow {
             user_id: generate_user_id(),
             username: username.as_str().to_string(),
@@ -28,12 +33,19 @@ impl Store {
             // the transaction's tenant.
             postgres::enter_tenant(connection, &row.user_id)?;
 
-            diesel::insert_into(users::table).values(&row).execute(connection).map_err(|error| match error {
-                DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => StoreError::UsernameTaken,
-                other => StoreError::from(other),
-            })?;
+            diesel::insert_into(users::table)
+                .values(&row)
+                .execute(connection)
+                .map_err(|error| match error {
+                    DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => StoreError::UsernameTaken,
+                    other => StoreError::from(other),
+                })?;
 
-            Ok(User { user_id: row.user_id.clone(), username: row.username.clone(), created_at: row.created_at })
+            Ok(User {
+                user_id: row.user_id.clone(),
+                username: row.username.clone(),
+                created_at: row.created_at,
+            })
         })
     }
 
@@ -61,7 +73,12 @@ impl Tenant<'_> {
     /// Replaces this user's password hash and, unless `keep_tokens`, revokes every token, so a
     /// leaked password stops granting access along with the tokens minted with it. Returns
     /// how many tokens were revoked.
-    pub fn set_password(&mut self, password_hash: String, now: NaiveDateTime, keep_tokens: bool) -> Result<usize, StoreError> {
+    pub fn set_password(
+        &mut self,
+        password_hash: String,
+        now: NaiveDateTime,
+        keep_tokens: bool,
+    ) -> Result<usize, StoreError> {
         let updated = diesel::update(users::table.filter(users::user_id.eq(&self.user_id)))
             .set((users::password_hash.eq(password_hash), users::updated_at.eq(now)))
             .execute(self.connection)?;
@@ -73,7 +90,9 @@ impl Tenant<'_> {
         }
 
         let revoked = diesel::update(
-            tokens::table.filter(tokens::user_id.eq(&self.user_id)).filter(tokens::revoked.eq(false)),
+            tokens::table
+                .filter(tokens::user_id.eq(&self.user_id))
+                .filter(tokens::revoked.eq(false)),
         )
         .set((tokens::revoked.eq(true), tokens::revoked_at.eq(now)))
         .execute(self.connection)?;

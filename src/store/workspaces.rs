@@ -11,7 +11,10 @@ impl WorkspaceRow {
     pub fn config_object(&self) -> Result<Map<String, Value>, StoreError> {
         match serde_json::from_str::<Value>(&self.config) {
             Ok(Value::Object(map)) => Ok(map),
-            _ => Err(StoreError::Corrupt(format!("config of workspace {} is not a JSON object", self.workspace_id))),
+            _ => Err(StoreError::Corrupt(format!(
+                "config of workspace {} is not a JSON object",
+                self.workspace_id
+            ))),
         }
     }
 }
@@ -29,7 +32,12 @@ impl Tenant<'_> {
         Ok(rows)
     }
 
-    pub fn create_workspace(&mut self, title: String, config: &Map<String, Value>, now: NaiveDateTime) -> Result<WorkspaceRow, StoreError> {
+    pub fn create_workspace(
+        &mut self,
+        title: String,
+        config: &Map<String, Value>,
+        now: NaiveDateTime,
+    ) -> Result<WorkspaceRow, StoreError> {
         let row = WorkspaceRow {
             workspace_id: uuid::Uuid::new_v4().to_string(),
             user_id: self.user_id.clone(),
@@ -38,7 +46,9 @@ impl Tenant<'_> {
             created_at: now,
             updated_at: now,
         };
-        diesel::insert_into(workspaces::table).values(&row).execute(self.connection)?;
+        diesel::insert_into(workspaces::table)
+            .values(&row)
+            .execute(self.connection)?;
         Ok(row)
     }
 
@@ -55,7 +65,12 @@ impl Tenant<'_> {
 
     /// Applies `changes`. A new title replaces the old one. Config keys merge one level deep,
     /// so a key in the change replaces the stored key and other stored keys stay.
-    pub fn update_workspace(&mut self, workspace_id: &str, changes: WorkspaceChanges, now: NaiveDateTime) -> Result<WorkspaceRow, StoreError> {
+    pub fn update_workspace(
+        &mut self,
+        workspace_id: &str,
+        changes: WorkspaceChanges,
+        now: NaiveDateTime,
+    ) -> Result<WorkspaceRow, StoreError> {
         let mut row = self.find_workspace(workspace_id)?;
 
         if let Some(title) = changes.title {
@@ -73,7 +88,11 @@ impl Tenant<'_> {
                 .filter(workspaces::user_id.eq(&self.user_id))
                 .filter(workspaces::workspace_id.eq(workspace_id)),
         )
-        .set((workspaces::title.eq(&row.title), workspaces::config.eq(&row.config), workspaces::updated_at.eq(now)))
+        .set((
+            workspaces::title.eq(&row.title),
+            workspaces::config.eq(&row.config),
+            workspaces::updated_at.eq(now),
+        ))
         .execute(self.connection)?;
 
         Ok(row)

@@ -146,7 +146,9 @@ pub fn run_with_timeout(mut command: Command, stdin: Option<&str>, timeout: Dura
     command.stdout(Stdio::piped()).stderr(Stdio::piped());
     command.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
 
-    let mut child = command.spawn().unwrap_or_else(|error| panic!("failed to start {description}: {error}"));
+    let mut child = command
+        .spawn()
+        .unwrap_or_else(|error| panic!("failed to start {description}: {error}"));
     if let Some(input) = stdin {
         let mut pipe = child.stdin.take().expect("stdin is piped");
         // A command may exit before reading everything (a usage error), which breaks the pipe.
@@ -157,7 +159,9 @@ pub fn run_with_timeout(mut command: Command, stdin: Option<&str>, timeout: Dura
 
     let status = wait_or_kill(&mut child, timeout, &description);
     CliOutput {
-        code: status.code().unwrap_or_else(|| panic!("{description} was killed by a signal: {status}")),
+        code: status
+            .code()
+            .unwrap_or_else(|| panic!("{description} was killed by a signal: {status}")),
         stdout: String::from_utf8(stdout.join().expect("stdout reader")).expect("stdout is UTF-8"),
         stderr: String::from_utf8(stderr.join().expect("stderr reader")).expect("stderr is UTF-8"),
     }
@@ -216,8 +220,13 @@ pub fn sha256_hex(text: &str) -> String {
 /// Reports whether `token` has the shape the server issues: `ses_` and 43 base64url
 /// characters (32 random bytes without padding).
 pub fn is_token_shaped(token: &str) -> bool {
-    let Some(random) = token.strip_prefix("ses_") else { return false };
-    random.len() == 43 && random.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    let Some(random) = token.strip_prefix("ses_") else {
+        return false;
+    };
+    random.len() == 43
+        && random
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// Reports whether `id` is a user id: 32 characters of `[A-Za-z0-9]`.
@@ -228,7 +237,9 @@ pub fn is_user_id(id: &str) -> bool {
 fn random_suffix() -> String {
     const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
     let mut rng = rand::thread_rng();
-    (0..12).map(|_| char::from(CHARS[rng.gen_range(0..CHARS.len())])).collect()
+    (0..12)
+        .map(|_| char::from(CHARS[rng.gen_range(0..CHARS.len())]))
+        .collect()
 }
 
 /// A PostgreSQL database and login role created for one test.
@@ -257,7 +268,12 @@ impl TestEnv {
         match backend {
             Backend::Sqlite => {
                 let database_url = format!("sqlite://{}", dir.path().join("sesame.db").display());
-                TestEnv { backend, dir, database_url, postgres: None }
+                TestEnv {
+                    backend,
+                    dir,
+                    database_url,
+                    postgres: None,
+                }
             }
             Backend::Postgres => {
                 let suffix = random_suffix();
@@ -273,7 +289,11 @@ impl TestEnv {
                     backend,
                     dir,
                     database_url,
-                    postgres: Some(PostgresDatabase { name, role, migrate_output: None }),
+                    postgres: Some(PostgresDatabase {
+                        name,
+                        role,
+                        migrate_output: None,
+                    }),
                 };
 
                 let output = env.migrate();
@@ -365,7 +385,9 @@ impl TestEnv {
 
     /// Sets a timestamp `column` of one token row to `value`, such as [`LONG_AGO`].
     pub fn set_token_time(&self, column: &str, token_id: &str, value: &str) {
-        let changed = self.db().execute(&format!("UPDATE tokens SET {column} = '{value}' WHERE token_id = '{token_id}'"));
+        let changed = self.db().execute(&format!(
+            "UPDATE tokens SET {column} = '{value}' WHERE token_id = '{token_id}'"
+        ));
         assert_eq!(changed, 1, "token {token_id} not found");
     }
 
@@ -384,7 +406,9 @@ impl TestEnv {
             None => {
                 let mut connection = SqliteConnection::establish(self.sqlite_path().to_str().expect("UTF-8 path"))
                     .expect("failed to open the SQLite file");
-                diesel::sql_query("PRAGMA busy_timeout = 10000").execute(&mut connection).expect("busy_timeout");
+                diesel::sql_query("PRAGMA busy_timeout = 10000")
+                    .execute(&mut connection)
+                    .expect("busy_timeout");
                 Db::Sqlite(connection)
             }
             Some(postgres) => Db::Postgres(connect_postgres(&postgres.name)),
@@ -407,7 +431,10 @@ impl TestEnv {
                 }
                 String::from_utf8_lossy(&bytes).into_owned()
             }
-            Backend::Postgres => self.db().strings(&format!("SELECT CAST(t AS TEXT) AS value FROM {table} t")).join("\n"),
+            Backend::Postgres => self
+                .db()
+                .strings(&format!("SELECT CAST(t AS TEXT) AS value FROM {table} t"))
+                .join("\n"),
         }
     }
 }
@@ -564,7 +591,10 @@ impl Reply {
             .parse()
             .expect("Retry-After is a whole number of seconds");
         assert!(retry_after > 0, "Retry-After {retry_after}");
-        assert!(retry_after <= window_secs, "Retry-After {retry_after} exceeds the window");
+        assert!(
+            retry_after <= window_secs,
+            "Retry-After {retry_after} exceeds the window"
+        );
         let detail = format!("Too many failed login attempts; try again in {retry_after} seconds");
         assert_eq!(self.json(), json!({ "detail": detail }));
     }
@@ -596,7 +626,13 @@ impl TestApp {
     pub fn start_in(env: TestEnv, settings: &[(&str, &str)]) -> TestApp {
         let stderr_path = env.dir().join("server-stderr.log");
         let (child, url) = spawn_server(env.command(&["run", "--port", "0"], settings), &stderr_path);
-        TestApp { child, url, client: http_client(), stderr_path, env }
+        TestApp {
+            child,
+            url,
+            client: http_client(),
+            stderr_path,
+            env,
+        }
     }
 
     /// Returns what the server has written to stderr so far.
@@ -650,7 +686,10 @@ impl TestApp {
 
     /// `POST /api/users/create_token` with a username and password.
     pub fn login(&self, username: &str, password: &str) -> Reply {
-        self.post_public("/api/users/create_token", &json!({ "username": username, "password": password }))
+        self.post_public(
+            "/api/users/create_token",
+            &json!({ "username": username, "password": password }),
+        )
     }
 
     /// Logs in and returns the new token, failing the test unless the login succeeds.
@@ -695,7 +734,10 @@ impl TestApp {
     /// Sends SIGTERM to the server with the `kill` command, as a service manager would.
     pub fn terminate(&self) {
         let pid = self.child.id().to_string();
-        let status = Command::new("kill").args(["-TERM", &pid]).status().expect("failed to run kill");
+        let status = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("failed to run kill");
         assert!(status.success(), "kill -TERM {pid} failed: {status}");
     }
 

@@ -77,7 +77,11 @@ pub fn run(args: Args, settings: &Settings) -> Result<(), anyhow::Error> {
         ConflictChoice::Fail => OnConflict::Fail,
         ConflictChoice::Skip => OnConflict::Skip,
     };
-    let source = if args.file.as_os_str() == "-" { "standard input".to_string() } else { args.file.display().to_string() };
+    let source = if args.file.as_os_str() == "-" {
+        "standard input".to_string()
+    } else {
+        args.file.display().to_string()
+    };
     let input = read_input(&args.file)?;
     let rows = parse_rows(&input, args.format, &source)?;
     drop(input);
@@ -235,7 +239,10 @@ fn create_users(
             .map(|candidate| {
                 let password_hash = hash_password(&candidate.password);
                 progress.inc(1);
-                NewUser { username: candidate.username.clone(), password_hash }
+                NewUser {
+                    username: candidate.username.clone(),
+                    password_hash,
+                }
             })
             .collect();
 
@@ -269,18 +276,27 @@ fn insert_batch(
     summary: &mut Summary,
 ) -> Result<(), Stop> {
     let first_line = batch.first().map_or(0, |candidate| candidate.line);
-    let stop = |cause: anyhow::Error, taken_lines: HashSet<u64>| Stop { line: first_line, taken_lines, cause };
+    let stop = |cause: anyhow::Error, taken_lines: HashSet<u64>| Stop {
+        line: first_line,
+        taken_lines,
+        cause,
+    };
 
     let mut attempt = 1;
     let outcome = loop {
         match store.insert_users(users, now(), on_conflict) {
             Ok(outcome) => break outcome,
             Err(StoreError::UsernameTaken) if on_conflict == OnConflict::Skip && attempt < MAX_BATCH_ATTEMPTS => {
-                tracing::warn!(attempt, first_line, "another process created a username of the batch; retrying the batch");
+                tracing::warn!(
+                    attempt,
+                    first_line,
+                    "another process created a username of the batch; retrying the batch"
+                );
                 attempt += 1;
             }
             Err(error) => {
-                let cause = anyhow::Error::new(error).context(format!("failed to insert the batch starting at line {first_line}"));
+                let cause = anyhow::Error::new(error)
+                    .context(format!("failed to insert the batch starting at line {first_line}"));
                 return Err(stop(cause, HashSet::new()));
             }
         }
@@ -288,7 +304,10 @@ fn insert_batch(
 
     if on_conflict == OnConflict::Fail && !outcome.existing.is_empty() {
         let taken_lines: HashSet<u64> = outcome.existing.iter().map(|&index| batch[index].line).collect();
-        let cause = anyhow::anyhow!("another process created {} of the usernames during the import", taken_lines.len());
+        let cause = anyhow::anyhow!(
+            "another process created {} of the usernames during the import",
+            taken_lines.len()
+        );
         return Err(stop(cause, taken_lines));
     }
 

@@ -52,7 +52,10 @@ pub fn strip_byte_order_mark(input: &[u8]) -> &[u8] {
 /// Detects the format from the first line that is not blank: JSON lines when it starts with
 /// `{`, CSV otherwise. Returns `None` when every line is blank.
 pub fn detect_format(input: &[u8]) -> Option<Format> {
-    let first = input.split(|&byte| byte == b'\n').map(<[u8]>::trim_ascii).find(|line| !line.is_empty())?;
+    let first = input
+        .split(|&byte| byte == b'\n')
+        .map(<[u8]>::trim_ascii)
+        .find(|line| !line.is_empty())?;
     if first.starts_with(b"{") {
         Some(Format::Jsonl)
     } else {
@@ -63,7 +66,10 @@ pub fn detect_format(input: &[u8]) -> Option<Format> {
 /// Parses and validates every row of a CSV file whose first line is the header. The header
 /// names the columns `username` (or `email`) and `password` in any order and letter case.
 pub fn parse_csv(input: &[u8]) -> Result<Vec<Row>, FileError> {
-    let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(input);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .from_reader(input);
     let header = reader
         .headers()
         .map_err(|error| FileError(format!("failed to read the CSV header on line 1: {error}")))?
@@ -86,7 +92,11 @@ pub fn parse_csv(input: &[u8]) -> Result<Vec<Row>, FileError> {
                         }));
                         continue;
                     }
-                    _ => return Err(FileError(format!("failed to read the CSV file at line {line}: {error}"))),
+                    _ => {
+                        return Err(FileError(format!(
+                            "failed to read the CSV file at line {line}: {error}"
+                        )))
+                    }
                 }
             }
         };
@@ -127,7 +137,12 @@ struct LineIndex<'a> {
 
 impl<'a> LineIndex<'a> {
     fn new(input: &'a [u8]) -> Self {
-        let line_feeds = input.iter().enumerate().filter(|(_, &byte)| byte == b'\n').map(|(offset, _)| offset).collect();
+        let line_feeds = input
+            .iter()
+            .enumerate()
+            .filter(|(_, &byte)| byte == b'\n')
+            .map(|(offset, _)| offset)
+            .collect();
         LineIndex { input, line_feeds }
     }
 
@@ -168,7 +183,11 @@ fn header_columns(header: &csv::StringRecord) -> Result<Columns, FileError> {
         if slot.replace(index).is_some() {
             return Err(FileError(format!(
                 "the CSV header on line 1 names the {} column twice; keep one",
-                if name.trim().eq_ignore_ascii_case("password") { "password" } else { "username" }
+                if name.trim().eq_ignore_ascii_case("password") {
+                    "password"
+                } else {
+                    "username"
+                }
             )));
         }
     }
@@ -204,9 +223,21 @@ fn parse_json_line(line: u64, raw_line: &[u8]) -> Row {
     };
     let object = match serde_json::from_str::<Value>(text) {
         Ok(Value::Object(object)) => object,
-        Ok(_) => return invalid(None, "expected a JSON object {\"username\": ..., \"password\": ...}".to_string()),
+        Ok(_) => {
+            return invalid(
+                None,
+                "expected a JSON object {\"username\": ..., \"password\": ...}".to_string(),
+            )
+        }
         Err(error) => {
-            return invalid(None, format!("invalid JSON at column {}: {}", error.column(), json_error_message(&error)));
+            return invalid(
+                None,
+                format!(
+                    "invalid JSON at column {}: {}",
+                    error.column(),
+                    json_error_message(&error)
+                ),
+            );
         }
     };
 
@@ -215,14 +246,23 @@ fn parse_json_line(line: u64, raw_line: &[u8]) -> Row {
         Some(Err(reason)) => return invalid(None, reason),
         None => None,
     };
-    if let Some(unknown) = object.keys().find(|key| !matches!(key.as_str(), "username" | "email" | "password")) {
+    if let Some(unknown) = object
+        .keys()
+        .find(|key| !matches!(key.as_str(), "username" | "email" | "password"))
+    {
         return invalid(
             username.map(|name| name.trim().to_string()),
-            format!("unknown field '{}'; expected username and password", unknown.escape_debug()),
+            format!(
+                "unknown field '{}'; expected username and password",
+                unknown.escape_debug()
+            ),
         );
     }
     if object.contains_key("username") && object.contains_key("email") {
-        return invalid(username.map(|name| name.trim().to_string()), "give username or email, not both".to_string());
+        return invalid(
+            username.map(|name| name.trim().to_string()),
+            "give username or email, not both".to_string(),
+        );
     }
 
     let password = match text_field(&object, "password") {
@@ -252,17 +292,31 @@ fn json_error_message(error: &serde_json::Error) -> String {
 /// Validates one row's username and password with the rules of `create-user`.
 fn validate(line: u64, raw_username: Option<String>, raw_password: Option<String>) -> Row {
     let shown = raw_username.as_ref().map(|name| name.trim().to_string());
-    let invalid = |reason: String| Row::Invalid(RowFailure { line, username: shown.clone(), reason });
+    let invalid = |reason: String| {
+        Row::Invalid(RowFailure {
+            line,
+            username: shown.clone(),
+            reason,
+        })
+    };
 
-    let Some(raw_username) = raw_username else { return invalid("missing username".to_string()) };
+    let Some(raw_username) = raw_username else {
+        return invalid("missing username".to_string());
+    };
     let username = match Username::parse(&raw_username) {
         Ok(username) => username,
         Err(error) => return invalid(format!("invalid username: {error}")),
     };
 
-    let Some(raw_password) = raw_password else { return invalid("missing password".to_string()) };
+    let Some(raw_password) = raw_password else {
+        return invalid("missing password".to_string());
+    };
     match Password::new(raw_password) {
-        Ok(password) => Row::Valid(Candidate { line, username, password }),
+        Ok(password) => Row::Valid(Candidate {
+            line,
+            username,
+            password,
+        }),
         Err(error) => invalid(format!("invalid password: {error}")),
     }
 }
@@ -312,8 +366,12 @@ mod tests {
         let input = b"username,password\n\"smith, anna\",\"pa,ss \"\"word\"\"\"\nbob,secret123\n";
         let rows = parse_csv(input).unwrap();
         assert_eq!(valid_names(&rows), vec![(2, "smith, anna"), (3, "bob")]);
-        let Row::Valid(first) = &rows[0] else { panic!("row 2 is valid") };
-        assert!(first.password.matches(&Password::new("pa,ss \"word\"".to_string()).unwrap()));
+        let Row::Valid(first) = &rows[0] else {
+            panic!("row 2 is valid")
+        };
+        assert!(first
+            .password
+            .matches(&Password::new("pa,ss \"word\"".to_string()).unwrap()));
     }
 
     #[test]
@@ -330,9 +388,17 @@ mod tests {
             failures(&rows),
             vec![
                 (2, Some("alice"), "invalid password: password must be at least 8 bytes"),
-                (4, None, "expected 2 fields as in the header, found 1; quote a value that contains a comma"),
+                (
+                    4,
+                    None,
+                    "expected 2 fields as in the header, found 1; quote a value that contains a comma"
+                ),
                 (5, Some(""), "invalid username: username must not be empty"),
-                (6, None, "expected 2 fields as in the header, found 3; quote a value that contains a comma"),
+                (
+                    6,
+                    None,
+                    "expected 2 fields as in the header, found 3; quote a value that contains a comma"
+                ),
             ]
         );
     }
@@ -340,14 +406,24 @@ mod tests {
     #[test]
     fn csv_lines_count_newlines_inside_quotes() {
         let rows = parse_csv(b"username,password\n\"two\nlines\",secret123\n\nbob,secret123\n").unwrap();
-        assert_eq!(failures(&rows), vec![(2, Some("two\nlines"), "invalid username: username must not contain control characters")]);
+        assert_eq!(
+            failures(&rows),
+            vec![(
+                2,
+                Some("two\nlines"),
+                "invalid username: username must not contain control characters"
+            )]
+        );
         assert_eq!(valid_names(&rows), vec![(5, "bob")]);
     }
 
     #[test]
     fn csv_invalid_utf8_fails_only_its_row() {
         let rows = parse_csv(b"username,password\nal\xffice,secret123\nbob,secret123\n").unwrap();
-        assert_eq!(failures(&rows), vec![(2, None, "the row is not valid UTF-8; save the file as UTF-8")]);
+        assert_eq!(
+            failures(&rows),
+            vec![(2, None, "the row is not valid UTF-8; save the file as UTF-8")]
+        );
         assert_eq!(valid_names(&rows), vec![(3, "bob")]);
     }
 
@@ -356,7 +432,10 @@ mod tests {
         let error = parse_csv(b"alice,secret123\n").err().unwrap();
         assert!(error.0.starts_with("column 1 of the CSV header"), "{error}");
         let error = parse_csv(b"username\nalice\n").err().unwrap();
-        assert!(error.0.contains("must name the columns username and password"), "{error}");
+        assert!(
+            error.0.contains("must name the columns username and password"),
+            "{error}"
+        );
         let error = parse_csv(b"username,email,password\n").err().unwrap();
         assert!(error.0.contains("names the username column twice"), "{error}");
     }

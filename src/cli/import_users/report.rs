@@ -19,7 +19,12 @@ pub struct FailedRow {
 
 impl From<RowFailure> for FailedRow {
     fn from(failure: RowFailure) -> Self {
-        FailedRow { line: failure.line, username: failure.username, reason: failure.reason, not_written: false }
+        FailedRow {
+            line: failure.line,
+            username: failure.username,
+            reason: failure.reason,
+            not_written: false,
+        }
     }
 }
 
@@ -39,7 +44,10 @@ pub struct Summary {
 
 impl Summary {
     pub fn new(total_rows: usize) -> Summary {
-        Summary { total_rows, ..Summary::default() }
+        Summary {
+            total_rows,
+            ..Summary::default()
+        }
     }
 
     /// Records the rows that failed validation and returns the valid ones, in file order.

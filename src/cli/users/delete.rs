@@ -36,8 +36,14 @@ pub fn run(args: Args, settings: &Settings) -> Result<(), anyhow::Error> {
     }
 
     let store = open_admin_store(settings)?;
-    let Some(found) = store.find_user(&username).with_context(|| format!("failed to look up user '{}'", username.as_str()))? else {
-        anyhow::bail!("user '{}' not found, so nothing was deleted; run `sesame users list` to see every user", username.as_str());
+    let Some(found) = store
+        .find_user(&username)
+        .with_context(|| format!("failed to look up user '{}'", username.as_str()))?
+    else {
+        anyhow::bail!(
+            "user '{}' not found, so nothing was deleted; run `sesame users list` to see every user",
+            username.as_str()
+        );
     };
 
     if !args.yes {
@@ -49,14 +55,20 @@ pub fn run(args: Args, settings: &Settings) -> Result<(), anyhow::Error> {
             counted(found.workspaces, "workspace"),
         );
         if !confirm_username(&question, &username)? {
-            anyhow::bail!("the typed name does not match '{}', so nothing was deleted", found.user.username);
+            anyhow::bail!(
+                "the typed name does not match '{}', so nothing was deleted",
+                found.user.username
+            );
         }
     }
 
     let deleted = match store.delete_user(&found.user.user_id) {
         Ok(deleted) => deleted,
         Err(StoreError::NotFound) => {
-            anyhow::bail!("user '{}' was deleted by another command in the meantime", found.user.username)
+            anyhow::bail!(
+                "user '{}' was deleted by another command in the meantime",
+                found.user.username
+            )
         }
         Err(error) => {
             return Err(anyhow::Error::new(error).context(format!("failed to delete user '{}'", found.user.username)));

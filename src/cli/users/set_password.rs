@@ -44,22 +44,37 @@ pub fn run(args: Args, settings: &Settings) -> Result<(), anyhow::Error> {
     let store = open_store(settings)?;
     let user_id = find_user_id(&store, &username)?;
 
-    let password = if args.password_stdin { read_password_from_stdin()? } else { prompt_new_password()? };
+    let password = if args.password_stdin {
+        read_password_from_stdin()?
+    } else {
+        prompt_new_password()?
+    };
     let password_hash = hash_password(&password);
 
-    let revoked = match store.with_user(&user_id, Access::Write, |tenant| tenant.set_password(password_hash, now(), args.keep_tokens)) {
+    let revoked = match store.with_user(&user_id, Access::Write, |tenant| {
+        tenant.set_password(password_hash, now(), args.keep_tokens)
+    }) {
         Ok(revoked) => revoked,
         Err(StoreError::NotFound) => {
-            anyhow::bail!("user '{}' was deleted by another command in the meantime", username.as_str())
+            anyhow::bail!(
+                "user '{}' was deleted by another command in the meantime",
+                username.as_str()
+            )
         }
-        Err(error) => return Err(anyhow::Error::new(error)).context(format!("failed to change the password of user '{}'", username.as_str())),
+        Err(error) => {
+            return Err(anyhow::Error::new(error))
+                .context(format!("failed to change the password of user '{}'", username.as_str()))
+        }
     };
     tracing::info!(%user_id, revoked, "password changed");
 
     if args.json {
         print_json(&json!({ "user_id": user_id, "username": username.as_str(), "revoked": revoked }));
     } else if args.keep_tokens {
-        println!("Changed the password of user '{}' and kept its tokens", username.as_str());
+        println!(
+            "Changed the password of user '{}' and kept its tokens",
+            username.as_str()
+        );
     } else {
         println!(
             "Changed the password of user '{}' and revoked {}",

@@ -32,7 +32,9 @@ pub async fn redirect(state: web::Data<AppState>) -> Result<HttpResponse, ApiErr
     if !state.show_web_ui {
         return Err(ApiError::RouteNotFound);
     }
-    Ok(HttpResponse::PermanentRedirect().insert_header((header::LOCATION, "/docs/")).finish())
+    Ok(HttpResponse::PermanentRedirect()
+        .insert_header((header::LOCATION, "/docs/"))
+        .finish())
 }
 
 /// `GET /docs/{file}`: a file of Swagger UI, `index.html` for `/docs/`.

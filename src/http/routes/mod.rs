@@ -32,7 +32,11 @@ const MAX_TITLE_CHARS: usize = 255;
 /// [`openapi::ApiDoc`] too; tests/openapi.rs compares the document with its own list of routes.
 pub fn configure(config: &mut web::ServiceConfig) {
     config
-        .service(web::resource("/").route(web::get().to(ui::index)).default_service(web::to(method_not_allowed)))
+        .service(
+            web::resource("/")
+                .route(web::get().to(ui::index))
+                .default_service(web::to(method_not_allowed)),
+        )
         .service(
             web::resource("/assets/{name}")
                 .route(web::get().to(ui::asset))
@@ -77,7 +81,11 @@ pub fn configure(config: &mut web::ServiceConfig) {
                 .route(web::post().to(users::login))
                 .default_service(web::to(method_not_allowed)),
         )
-        .service(web::resource("/api/tokens").route(web::get().to(tokens::list)).default_service(web::to(method_not_allowed)))
+        .service(
+            web::resource("/api/tokens")
+                .route(web::get().to(tokens::list))
+                .default_service(web::to(method_not_allowed)),
+        )
         .service(
             web::resource("/api/tokens/token")
                 .route(web::post().to(tokens::create))
@@ -140,7 +148,11 @@ pub(super) async fn as_token_owner<T: Send + 'static>(
         // than the two thread switches of the blocking pool, so it runs on the worker.
         run().map_err(ApiError::from)?
     } else {
-        let _slot = state.database_slots.acquire().await.map_err(|_| ApiError::Unavailable)?;
+        let _slot = state
+            .database_slots
+            .acquire()
+            .await
+            .map_err(|_| ApiError::Unavailable)?;
         blocking(run).await?
     };
 
@@ -150,7 +162,9 @@ pub(super) async fn as_token_owner<T: Send + 'static>(
 }
 
 fn refresh_last_used(state: &web::Data<AppState>, principal: Principal, now: NaiveDateTime) {
-    let fresh = principal.last_used_at.is_some_and(|last| now - last < LAST_USED_RESOLUTION);
+    let fresh = principal
+        .last_used_at
+        .is_some_and(|last| now - last < LAST_USED_RESOLUTION);
     if fresh {
         return;
     }
@@ -161,7 +175,9 @@ fn refresh_last_used(state: &web::Data<AppState>, principal: Principal, now: Nai
         async move {
             // A failure is logged by the conversion to ApiError and costs only freshness.
             let _ = blocking(move || {
-                store.with_user(&principal.user_id, Access::Write, |tenant| tenant.touch_token(&principal.token_id, now))
+                store.with_user(&principal.user_id, Access::Write, |tenant| {
+                    tenant.touch_token(&principal.token_id, now)
+                })
             })
             .await;
         }
@@ -183,10 +199,14 @@ pub(super) fn validate_title(field: &str, value: &str) -> Result<String, ApiErro
         return Err(ApiError::Validation(format!("{field} must not be empty")));
     }
     if title.chars().count() > MAX_TITLE_CHARS {
-        return Err(ApiError::Validation(format!("{field} must be at most {MAX_TITLE_CHARS} characters")));
+        return Err(ApiError::Validation(format!(
+            "{field} must be at most {MAX_TITLE_CHARS} characters"
+        )));
     }
     if title.chars().any(char::is_control) {
-        return Err(ApiError::Validation(format!("{field} must not contain control characters")));
+        return Err(ApiError::Validation(format!(
+            "{field} must not contain control characters"
+        )));
     }
     Ok(title.to_string())
 }

@@ -95,7 +95,9 @@ fn drop_null_alternative(body: &mut RequestBody) {
     let null = serde_json::json!({ "type": "null" });
     for content in body.content.values_mut() {
         let RefOr::T(content) = content else { continue };
-        let Some(RefOr::T(Schema::OneOf(one_of))) = &content.schema else { continue };
+        let Some(RefOr::T(Schema::OneOf(one_of))) = &content.schema else {
+            continue;
+        };
 
         let mut alternatives: Vec<_> = one_of
             .items
@@ -112,13 +114,19 @@ fn drop_null_alternative(body: &mut RequestBody) {
 /// Returns the OpenAPI document as JSON, serialized once per process.
 pub fn document_json() -> &'static str {
     static DOCUMENT: OnceLock<String> = OnceLock::new();
-    DOCUMENT.get_or_init(|| ApiDoc::openapi().to_json().expect("the OpenAPI document serializes to JSON"))
+    DOCUMENT.get_or_init(|| {
+        ApiDoc::openapi()
+            .to_json()
+            .expect("the OpenAPI document serializes to JSON")
+    })
 }
 
 /// `GET /openapi.json`. It stays available with `SESAME_SHOW_WEB_UI=0`, because API clients
 /// and code generators read it.
 pub async fn document() -> HttpResponse {
-    HttpResponse::Ok().content_type(ContentType::json()).body(document_json())
+    HttpResponse::Ok()
+        .content_type(ContentType::json())
+        .body(document_json())
 }
 
 // The enums below describe responses in the document only. Handlers return ApiError.
@@ -225,7 +233,10 @@ mod tests {
                 assert_eq!(responses.contains_key("403"), secured, "{case}: 403");
                 if secured {
                     let unauthorized = &responses["401"];
-                    assert!(unauthorized["headers"].get("WWW-Authenticate").is_some(), "{case}: WWW-Authenticate");
+                    assert!(
+                        unauthorized["headers"].get("WWW-Authenticate").is_some(),
+                        "{case}: WWW-Authenticate"
+                    );
                 }
             }
         }
@@ -244,16 +255,21 @@ mod tests {
     }
 
     /// The `pattern` of every title and username in the request schemas.
-    const TEXT_PATTERN: &str = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$";
+    const TEXT_PATTERN: &str =
+        r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$";
 
     #[test]
     fn title_and_username_patterns_agree() {
         let document = document();
         let mut checked = 0;
         for (name, schema) in document["components"]["schemas"].as_object().unwrap() {
-            let Some(properties) = schema["properties"].as_object() else { continue };
+            let Some(properties) = schema["properties"].as_object() else {
+                continue;
+            };
             for field in ["title", "username", "email"] {
-                let Some(property) = properties.get(field) else { continue };
+                let Some(property) = properties.get(field) else {
+                    continue;
+                };
                 // Response schemas describe stored values and carry no pattern.
                 if name.ends_with("Request") || name.ends_with("Body") {
                     assert_eq!(property["pattern"], TEXT_PATTERN, "{name}.{field}");
@@ -261,7 +277,10 @@ mod tests {
                 }
             }
         }
-        assert_eq!(checked, 8, "number of title, username and email fields in request schemas");
+        assert_eq!(
+            checked, 8,
+            "number of title, username and email fields in request schemas"
+        );
     }
 
     #[test]

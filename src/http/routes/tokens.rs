@@ -51,7 +51,7 @@ pub struct NewTokenRequest {
         min_length = 1,
         max_length = 255,
         pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$",
-        example = "phone",
+        example = "phone"
     )]
     title: Option<String>,
 }
@@ -61,7 +61,11 @@ pub struct NewTokenRequest {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct RevokeRequest {
     #[serde(default, deserialize_with = "string_not_null")]
-    #[schema(nullable = false, pattern = r"\S", example = "ses_0hlgL6I37AcSIQynFjiafipLDMet_QaSq29isMQIVwo")]
+    #[schema(
+        nullable = false,
+        pattern = r"\S",
+        example = "ses_0hlgL6I37AcSIQynFjiafipLDMet_QaSq29isMQIVwo"
+    )]
     token: Option<String>,
     #[serde(default, deserialize_with = "string_not_null")]
     #[schema(nullable = false, pattern = r"\S", example = "0c059057-27d6-4be7-8e59-1ff44b90d858")]
@@ -121,7 +125,10 @@ pub async fn list(state: web::Data<AppState>, bearer: Bearer) -> Result<HttpResp
     let tokens = as_token_owner(&state, &bearer, Access::Read, |tenant, _| tenant.list_tokens()).await?;
 
     let views: Vec<TokenView> = tokens.into_iter().map(TokenView::from).collect();
-    Ok(HttpResponse::Ok().json(TokenListResponse { success: true, tokens: views }))
+    Ok(HttpResponse::Ok().json(TokenListResponse {
+        success: true,
+        tokens: views,
+    }))
 }
 
 /// Mint another token for the caller
@@ -147,7 +154,12 @@ pub async fn create(
     bearer: Bearer,
     body: OptionalJsonBody<NewTokenRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let title = body.0.title.as_deref().map(|title| validate_title("title", title)).transpose()?;
+    let title = body
+        .0
+        .title
+        .as_deref()
+        .map(|title| validate_title("title", title))
+        .transpose()?;
     let lifetime = Duration::minutes(i64::from(state.auth.token_expiry_minutes));
     let max_live = state.auth.max_tokens_per_user;
     let token = PlainToken::generate();
@@ -203,10 +215,14 @@ pub async fn revoke(
             return Err(ApiError::Validation("give token or token_id, not both".to_string()));
         }
         (Some(token), None) if token.trim().is_empty() => {
-            return Err(ApiError::Validation("token must not be empty; leave it out to revoke all tokens".to_string()));
+            return Err(ApiError::Validation(
+                "token must not be empty; leave it out to revoke all tokens".to_string(),
+            ));
         }
         (None, Some(token_id)) if token_id.trim().is_empty() => {
-            return Err(ApiError::Validation("token_id must not be empty; leave it out to revoke all tokens".to_string()));
+            return Err(ApiError::Validation(
+                "token_id must not be empty; leave it out to revoke all tokens".to_string(),
+            ));
         }
         (Some(token), None) => Target::Digest(PlainToken::from_client(token.trim()).digest()),
         (None, Some(token_id)) => Target::Id(token_id.trim().to_string()),
@@ -229,8 +245,16 @@ pub async fn revoke(
     })?;
 
     tracing::info!(revoked, "tokens revoked");
-    let message = if single { "Token revoked successfully." } else { "All tokens revoked successfully." };
-    Ok(HttpResponse::Ok().json(RevokeResponse { success: true, message, revoked }))
+    let message = if single {
+        "Token revoked successfully."
+    } else {
+        "All tokens revoked successfully."
+    };
+    Ok(HttpResponse::Ok().json(RevokeResponse {
+        success: true,
+        message,
+        revoked,
+    }))
 }
 
 /// The tokens a `revoke` request selects, owned so the selection can move to the blocking pool.

@@ -51,7 +51,10 @@ pub async fn asset(state: web::Data<AppState>, name: web::Path<String>) -> Resul
     if !state.show_web_ui {
         return Err(ApiError::RouteNotFound);
     }
-    let asset = ASSETS.iter().find(|asset| asset.name == name.as_str()).ok_or(ApiError::RouteNotFound)?;
+    let asset = ASSETS
+        .iter()
+        .find(|asset| asset.name == name.as_str())
+        .ok_or(ApiError::RouteNotFound)?;
     Ok(static_file(asset.content_type, asset.body))
 }
 

@@ -35,7 +35,7 @@ pub struct CreateTokenRequest {
     #[serde(default)]
     #[schema(
         max_length = 255,
-        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$",
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
     )]
     email: Option<String>,
     /// At most 1024 bytes in UTF-8, no NUL characters.
@@ -54,7 +54,7 @@ pub struct CreateTokenRequest {
         min_length = 1,
         max_length = 255,
         pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$",
-        example = "laptop",
+        example = "laptop"
     )]
     title: Option<String>,
 }
@@ -79,7 +79,7 @@ pub struct CredentialsBody {
     #[serde(default)]
     #[schema(
         max_length = 255,
-        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$",
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
     )]
     email: Option<String>,
     /// At most 1024 bytes in UTF-8, no NUL characters.
@@ -101,7 +101,11 @@ pub struct RevokeTokenRequest {
     #[schema(value_type = CredentialsBody, required = true)]
     user: Option<Object<CredentialsBody>>,
     #[serde(default, deserialize_with = "string_not_null")]
-    #[schema(nullable = false, pattern = r"\S", example = "ses_0hlgL6I37AcSIQynFjiafipLDMet_QaSq29isMQIVwo")]
+    #[schema(
+        nullable = false,
+        pattern = r"\S",
+        example = "ses_0hlgL6I37AcSIQynFjiafipLDMet_QaSq29isMQIVwo"
+    )]
     token: Option<String>,
 }
 
@@ -135,7 +139,8 @@ fn parse_credentials(
     let username = Username::parse(&raw_username).map_err(|error| ApiError::Validation(format!("{prefix}{error}")))?;
 
     let raw_password = password.ok_or_else(|| ApiError::Validation(format!("{prefix}password is required")))?;
-    let password = Password::for_login(raw_password).map_err(|error| ApiError::Validation(format!("{prefix}{error}")))?;
+    let password =
+        Password::for_login(raw_password).map_err(|error| ApiError::Validation(format!("{prefix}{error}")))?;
 
     Ok((username, password))
 }
@@ -156,10 +161,17 @@ fn parse_credentials(
         Unavailable,
     )
 )]
-pub async fn create_token(state: web::Data<AppState>, body: JsonBody<CreateTokenRequest>) -> Result<HttpResponse, ApiError> {
+pub async fn create_token(
+    state: web::Data<AppState>,
+    body: JsonBody<CreateTokenRequest>,
+) -> Result<HttpResponse, ApiError> {
     let request = body.0;
     let (username, password) = parse_credentials("", request.username, request.email, request.password)?;
-    let title = request.title.as_deref().map(|title| validate_title("title", title)).transpose()?;
+    let title = request
+        .title
+        .as_deref()
+        .map(|title| validate_title("title", title))
+        .transpose()?;
 
     let state_for_work = state.clone();
     let (user_id, token) = blocking(move || {
@@ -170,10 +182,19 @@ pub async fn create_token(state: web::Data<AppState>, body: JsonBody<CreateToken
         let token = PlainToken::generate();
         let expires_at = started + Duration::minutes(i64::from(state.auth.token_expiry_minutes));
         let issued = state.store.with_user(&user_id, Access::Write, |tenant| {
-            tenant.issue_token(&token.digest(), title, started, expires_at, state.auth.max_tokens_per_user)
+            tenant.issue_token(
+                &token.digest(),
+                title,
+                started,
+                expires_at,
+                state.auth.max_tokens_per_user,
+            )
         })?;
         if issued.revoked_for_cap > 0 {
-            tracing::info!(revoked = issued.revoked_for_cap, "revoked the oldest tokens to stay within the per-user cap");
+            tracing::info!(
+                revoked = issued.revoked_for_cap,
+                "revoked the oldest tokens to stay within the per-user cap"
+            );
         }
         tracing::info!(token_id = %issued.row.token_id, "token created");
         Ok::<_, ApiError>((user_id, token))
@@ -181,7 +202,10 @@ pub async fn create_token(state: web::Data<AppState>, body: JsonBody<CreateToken
     .await?;
 
     record_user_id(&user_id);
-    Ok(HttpResponse::Ok().json(CreateTokenResponse { success: true, token: token.expose().to_string() }))
+    Ok(HttpResponse::Ok().json(CreateTokenResponse {
+        success: true,
+        token: token.expose().to_string(),
+    }))
 }
 
 /// Mint a token with a username and password
@@ -220,13 +244,20 @@ pub async fn login(state: web::Data<AppState>, body: JsonBody<CreateTokenRequest
         Unavailable,
     )
 )]
-pub async fn revoke_token(state: web::Data<AppState>, body: JsonBody<RevokeTokenRequest>) -> Result<HttpResponse, ApiError> {
+pub async fn revoke_token(
+    state: web::Data<AppState>,
+    body: JsonBody<RevokeTokenRequest>,
+) -> Result<HttpResponse, ApiError> {
     let request = body.0;
-    let Object(user) = request.user.ok_or_else(|| ApiError::Validation("user is required".to_string()))?;
+    let Object(user) = request
+        .user
+        .ok_or_else(|| ApiError::Validation("user is required".to_string()))?;
     let (username, password) = parse_credentials("user.", user.username, user.email, user.password)?;
     let token = match request.token {
         Some(token) if token.trim().is_empty() => {
-            return Err(ApiError::Validation("token must not be empty; leave it out to revoke all tokens".to_string()));
+            return Err(ApiError::Validation(
+                "token must not be empty; leave it out to revoke all tokens".to_string(),
+            ));
         }
         Some(token) => Some(PlainToken::from_client(token.trim())),
         None => None,
@@ -242,7 +273,9 @@ pub async fn revoke_token(state: web::Data<AppState>, body: JsonBody<RevokeToken
         let selector = digest.as_ref().map_or(TokenSelector::All, TokenSelector::Digest);
         let revoked = state
             .store
-            .with_user(&user_id, Access::Write, |tenant| tenant.revoke_tokens(selector, started))
+            .with_user(&user_id, Access::Write, |tenant| {
+                tenant.revoke_tokens(selector, started)
+            })
             .map_err(|error| match error {
                 crate::store::StoreError::NotFound => ApiError::NotFound("Token not found"),
                 other => ApiError::from(other),
@@ -253,6 +286,10 @@ pub async fn revoke_token(state: web::Data<AppState>, body: JsonBody<RevokeToken
 
     record_user_id(&user_id);
     tracing::info!(revoked, "tokens revoked");
-    let message = if single { "Token revoked successfully." } else { "All tokens revoked successfully." };
+    let message = if single {
+        "Token revoked successfully."
+    } else {
+        "All tokens revoked successfully."
+    };
     Ok(HttpResponse::Ok().json(RevokeTokenResponse { success: true, message }))
 }

@@ -86,7 +86,7 @@ pub struct UpdateWorkspaceRequest {
         min_length = 1,
         max_length = 255,
         pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$",
-        example = "Research notes",
+        example = "Research notes"
     )]
     title: Option<String>,
     /// A JSON object that is merged one level deep into the stored config. `null` leaves the
@@ -124,7 +124,10 @@ struct Page {
 
 impl Page {
     fn parse(query: &str) -> Result<Page, ApiError> {
-        let mut page = Page { limit: DEFAULT_LIMIT, offset: 0 };
+        let mut page = Page {
+            limit: DEFAULT_LIMIT,
+            offset: 0,
+        };
         for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
             match key.as_ref() {
                 "limit" => page.limit = parse_integer("limit", &value, 1, MAX_LIMIT)?,
@@ -139,7 +142,9 @@ impl Page {
 fn parse_integer(name: &str, value: &str, min: i64, max: i64) -> Result<i64, ApiError> {
     match value.trim().parse::<i64>() {
         Ok(number) if (min..=max).contains(&number) => Ok(number),
-        _ => Err(ApiError::Validation(format!("{name} must be an integer from {min} to {max}"))),
+        _ => Err(ApiError::Validation(format!(
+            "{name} must be an integer from {min} to {max}"
+        ))),
     }
 }
 
@@ -154,7 +159,9 @@ fn parse_config(value: Option<Value>) -> Result<Option<Map<String, Value>>, ApiE
     match value {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Object(map)) => match nul_path_in_object(&map) {
-            Some(path) => Err(ApiError::Validation(format!("config{path} must not contain NUL characters"))),
+            Some(path) => Err(ApiError::Validation(format!(
+                "config{path} must not contain NUL characters"
+            ))),
             None => Ok(Some(map)),
         },
         Some(_) => Err(ApiError::Validation("config must be a JSON object".to_string())),
@@ -166,7 +173,11 @@ fn parse_config(value: Option<Value>) -> Result<Option<Map<String, Value>>, ApiE
 /// config, cannot hold U+0000. serde_json's recursion limit bounds the depth.
 fn nul_path_in_object(map: &Map<String, Value>) -> Option<String> {
     map.iter().find_map(|(key, value)| {
-        let rest = if key.contains('\0') { String::new() } else { nul_path(value)? };
+        let rest = if key.contains('\0') {
+            String::new()
+        } else {
+            nul_path(value)?
+        };
         Some(format!(".{}{rest}", key.escape_debug()))
     })
 }
@@ -174,7 +185,10 @@ fn nul_path_in_object(map: &Map<String, Value>) -> Option<String> {
 fn nul_path(value: &Value) -> Option<String> {
     match value {
         Value::String(text) => text.contains('\0').then(String::new),
-        Value::Array(items) => items.iter().enumerate().find_map(|(index, item)| Some(format!("[{index}]{}", nul_path(item)?))),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(index, item)| Some(format!("[{index}]{}", nul_path(item)?))),
         Value::Object(map) => nul_path_in_object(map),
         _ => None,
     }
@@ -215,7 +229,11 @@ fn workspace_not_found(error: ApiError) -> ApiError {
         Unavailable,
     )
 )]
-pub async fn list(state: web::Data<crate::http::AppState>, bearer: Bearer, request: HttpRequest) -> Result<HttpResponse, ApiError> {
+pub async fn list(
+    state: web::Data<crate::http::AppState>,
+    bearer: Bearer,
+    request: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
     let page = Page::parse(request.query_string())?;
 
     let rows = as_token_owner(&state, &bearer, Access::Read, move |tenant, _| {
@@ -223,7 +241,10 @@ pub async fn list(state: web::Data<crate::http::AppState>, bearer: Bearer, reque
     })
     .await?;
 
-    let views = rows.into_iter().map(WorkspaceView::try_from).collect::<Result<Vec<_>, _>>()?;
+    let views = rows
+        .into_iter()
+        .map(WorkspaceView::try_from)
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(HttpResponse::Ok().json(views))
 }
 
@@ -248,7 +269,9 @@ pub async fn create(
     body: JsonBody<CreateWorkspaceRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let request = body.0;
-    let raw_title = request.title.ok_or_else(|| ApiError::Validation("title is required".to_string()))?;
+    let raw_title = request
+        .title
+        .ok_or_else(|| ApiError::Validation("title is required".to_string()))?;
     let title = validate_title("title", &raw_title)?;
     let config = parse_config(request.config)?.unwrap_or_default();
 
@@ -277,12 +300,18 @@ pub async fn create(
         Unavailable,
     )
 )]
-pub async fn get(state: web::Data<crate::http::AppState>, bearer: Bearer, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn get(
+    state: web::Data<crate::http::AppState>,
+    bearer: Bearer,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let workspace_id = parse_workspace_id(&path)?;
 
-    let row = as_token_owner(&state, &bearer, Access::Read, move |tenant, _| tenant.find_workspace(&workspace_id))
-        .await
-        .map_err(workspace_not_found)?;
+    let row = as_token_owner(&state, &bearer, Access::Read, move |tenant, _| {
+        tenant.find_workspace(&workspace_id)
+    })
+    .await
+    .map_err(workspace_not_found)?;
 
     Ok(HttpResponse::Ok().json(WorkspaceView::try_from(row)?))
 }
@@ -317,7 +346,11 @@ pub async fn update(
     let workspace_id = parse_workspace_id(&path)?;
     let request = body.0;
     let changes = WorkspaceChanges {
-        title: request.title.as_deref().map(|title| validate_title("title", title)).transpose()?,
+        title: request
+            .title
+            .as_deref()
+            .map(|title| validate_title("title", title))
+            .transpose()?,
         config: parse_config(request.config)?,
     };
 
@@ -346,16 +379,25 @@ pub async fn update(
         Unavailable,
     )
 )]
-pub async fn delete(state: web::Data<crate::http::AppState>, bearer: Bearer, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn delete(
+    state: web::Data<crate::http::AppState>,
+    bearer: Bearer,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let workspace_id = parse_workspace_id(&path)?;
     let deleted_id = workspace_id.clone();
 
-    as_token_owner(&state, &bearer, Access::Write, move |tenant, _| tenant.delete_workspace(&workspace_id))
-        .await
-        .map_err(workspace_not_found)?;
+    as_token_owner(&state, &bearer, Access::Write, move |tenant, _| {
+        tenant.delete_workspace(&workspace_id)
+    })
+    .await
+    .map_err(workspace_not_found)?;
 
     tracing::info!(workspace_id = %deleted_id, "workspace deleted");
-    Ok(HttpResponse::Ok().json(DeleteWorkspaceResponse { success: true, workspace_id: deleted_id }))
+    Ok(HttpResponse::Ok().json(DeleteWorkspaceResponse {
+        success: true,
+        workspace_id: deleted_id,
+    }))
 }
 
 #[cfg(test)]
@@ -365,7 +407,10 @@ mod tests {
     #[test]
     fn page_defaults_and_bounds() {
         assert_eq!(Page::parse("").unwrap(), Page { limit: 20, offset: 0 });
-        assert_eq!(Page::parse("limit=100&offset=5").unwrap(), Page { limit: 100, offset: 5 });
+        assert_eq!(
+            Page::parse("limit=100&offset=5").unwrap(),
+            Page { limit: 100, offset: 5 }
+        );
         assert!(Page::parse("limit=0").is_err());
         assert!(Page::parse("limit=101").is_err());
         assert!(Page::parse("limit=abc").is_err());
@@ -386,12 +431,21 @@ mod tests {
     #[test]
     fn config_with_nul_names_the_path() {
         let cases = [
-            (serde_json::json!({ "a": "x\u{0}" }), "config.a must not contain NUL characters"),
-            (serde_json::json!({ "a": [1, { "b\u{0}": 2 }] }), "config.a[1].b\\0 must not contain NUL characters"),
+            (
+                serde_json::json!({ "a": "x\u{0}" }),
+                "config.a must not contain NUL characters",
+            ),
+            (
+                serde_json::json!({ "a": [1, { "b\u{0}": 2 }] }),
+                "config.a[1].b\\0 must not contain NUL characters",
+            ),
         ];
         for (config, expected) in cases {
             let error = parse_config(Some(config)).unwrap_err();
-            assert!(matches!(&error, ApiError::Validation(message) if message == expected), "{error:?}");
+            assert!(
+                matches!(&error, ApiError::Validation(message) if message == expected),
+                "{error:?}"
+            );
         }
         assert!(parse_config(Some(serde_json::json!({ "a": ["x", { "b": null }] }))).is_ok());
     }
