@@ -10,9 +10,7 @@ use crate::auth::PlainToken;
 use crate::config::{Settings, MAX_TOKEN_EXPIRY_MINUTES};
 use crate::store::models::TokenInfo;
 use crate::store::{now, Access};
-
-/// Maximum token title length, in characters, as the HTTP API allows.
-const MAX_TITLE_CHARS: usize = 255;
+use crate::title::{parse_title, TitleError, MAX_TITLE_CHARS};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -195,20 +193,14 @@ fn create(args: CreateArgs, settings: &Settings) -> Result<(), anyhow::Error> {
 /// Checks a token title as the HTTP API does: 1 to 255 characters after trimming and no
 /// control characters. Returns the trimmed title.
 fn validate_title(raw: &str) -> Result<String, UsageError> {
-    let title = raw.trim();
-    let problem = if title.is_empty() {
-        "it must not be empty; leave --title out for no title"
-    } else if title.chars().count() > MAX_TITLE_CHARS {
-        "it must be at most 255 characters"
-    } else if title.chars().any(char::is_control) {
-        "it must not contain control characters"
-    } else {
-        return Ok(title.to_string());
-    };
-    Err(UsageError(format!(
-        "invalid --title '{}': {problem}",
-        raw.escape_debug()
-    )))
+    parse_title(raw).map_err(|error| {
+        let problem = match error {
+            TitleError::Empty => "it must not be empty; leave --title out for no title".to_string(),
+            TitleError::TooLong => format!("it must be at most {MAX_TITLE_CHARS} characters"),
+            TitleError::ControlCharacter => "it must not contain control characters".to_string(),
+        };
+        UsageError(format!("invalid --title '{}': {problem}", raw.escape_debug()))
+    })
 }
 
 fn prune(json: bool, settings: &Settings) -> Result<(), anyhow::Error> {

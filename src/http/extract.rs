@@ -176,27 +176,27 @@ pub(crate) fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError
         )));
     }
 
-    // Checks the syntax first, so that text that is not JSON gets 400 even when its first
-    // tokens already have the wrong shape (such as `[1,`).
-    if let Err(error) = serde_json::from_slice::<serde::de::IgnoredAny>(body) {
-        return Err(ApiError::MalformedBody(format!(
-            "Request body is not valid JSON: {error}"
-        )));
-    }
-
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     let Object(value) = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let path = error.path().to_string();
         let inner = error.into_inner();
-        match inner.classify() {
-            serde_json::error::Category::Data if path == "." && inner.to_string().starts_with("invalid type") => {
-                ApiError::Validation("Request body must be a JSON object".to_string())
-            }
-            serde_json::error::Category::Data if path == "." => {
-                ApiError::Validation(format!("Invalid request body: {inner}"))
-            }
-            serde_json::error::Category::Data => ApiError::Validation(format!("Invalid field '{path}': {inner}")),
-            _ => ApiError::MalformedBody(format!("Request body is not valid JSON: {inner}")),
+        if inner.classify() != serde_json::error::Category::Data {
+            return ApiError::MalformedBody(format!("Request body is not valid JSON: {inner}"));
+        }
+
+        // A shape error can come before a syntax error later in the text (as in `[1,`); text
+        // that is not JSON gets 400 whatever its shape. Only failed requests pay this second
+        // pass.
+        if let Err(syntax) = serde_json::from_slice::<serde::de::IgnoredAny>(body) {
+            return ApiError::MalformedBody(format!("Request body is not valid JSON: {syntax}"));
+        }
+
+        if path != "." {
+            ApiError::Validation(format!("Invalid field '{path}': {inner}"))
+        } else if inner.to_string().starts_with("invalid type") {
+            ApiError::Validation("Request body must be a JSON object".to_string())
+        } else {
+            ApiError::Validation(format!("Invalid request body: {inner}"))
         }
     })?;
 
@@ -219,8 +219,8 @@ pub fn string_not_null<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Opt
 }
 
 /// A JSON object deserialized into `T`. A struct derived with serde also accepts a JSON array
-/// of its fields in declaration order, which would let `["alice", null, "password"]` log in;
-/// this wrapper accepts only objects, and nested fields keep their paths in error messages.
+/// of its fields in declaration order, which would let `["alice", null, "password"]` log in.
+/// This wrapper accepts only objects, and nested fields keep their paths in error messages.
 #[derive(Debug)]
 pub struct Object<T>(pub T);
 

@@ -18,15 +18,13 @@ use super::middleware::record_user_id;
 use super::{blocking, AppState};
 use crate::store::models::Principal;
 use crate::store::{now, Access, Backend, StoreError, Tenant};
+use crate::title::{parse_title, TitleError, MAX_TITLE_CHARS};
 
 /// Body limit of the workspace routes, whose configs can be large: 1 MiB.
 const WORKSPACE_BODY_LIMIT: usize = 1024 * 1024;
 
 /// A token's `last_used_at` is written at most this often, so reads stay reads.
 const LAST_USED_RESOLUTION: Duration = Duration::seconds(60);
-
-/// Maximum title length of a workspace or token, in characters.
-const MAX_TITLE_CHARS: usize = 255;
 
 /// Registers every route. Each API route here needs its handler listed in the paths of
 /// [`openapi::ApiDoc`] too; tests/openapi.rs compares the document with its own list of routes.
@@ -144,8 +142,9 @@ pub(super) async fn as_token_owner<T: Send + 'static>(
 
     let run = move || store.with_token(&digest, started, access, |tenant| work(tenant, started));
     let (principal, value) = if access == Access::Read && state.store.backend() == Backend::Sqlite {
-        // A read on SQLite in WAL mode never waits for a lock and takes microseconds, less
-        // than the two thread switches of the blocking pool, so it runs on the worker.
+        // A read on SQLite in WAL mode does not wait for the writer's lock and takes
+        // microseconds, less than the two thread switches of the blocking pool, so it runs on
+        // the worker. Its connection comes from the reader pool, which writers never use.
         run().map_err(ApiError::from)?
     } else {
         let _slot = state
@@ -194,21 +193,13 @@ fn refresh_last_used(state: &web::Data<AppState>, principal: Principal, now: Nai
 /// space. utoipa takes only a literal pattern, so each field repeats it; a unit test in
 /// `openapi.rs` checks that the copies agree.
 pub(super) fn validate_title(field: &str, value: &str) -> Result<String, ApiError> {
-    let title = value.trim();
-    if title.is_empty() {
-        return Err(ApiError::Validation(format!("{field} must not be empty")));
-    }
-    if title.chars().count() > MAX_TITLE_CHARS {
-        return Err(ApiError::Validation(format!(
-            "{field} must be at most {MAX_TITLE_CHARS} characters"
-        )));
-    }
-    if title.chars().any(char::is_control) {
-        return Err(ApiError::Validation(format!(
-            "{field} must not contain control characters"
-        )));
-    }
-    Ok(title.to_string())
+    parse_title(value).map_err(|error| {
+        ApiError::Validation(match error {
+            TitleError::Empty => format!("{field} must not be empty"),
+            TitleError::TooLong => format!("{field} must be at most {MAX_TITLE_CHARS} characters"),
+            TitleError::ControlCharacter => format!("{field} must not contain control characters"),
+        })
+    })
 }
 
 /// Formats a stored UTC time as RFC 3339 with a `Z` suffix.
