@@ -1,8 +1,7 @@
 //! Prints the median time of one Argon2id verification with sesame's parameters, in
-//! milliseconds, for `scripts/bench.sh` to compare a login against. Run with
-//! `MALLOC_MMAP_THRESHOLD_=1048576` it maps a fresh 19 MiB work area for every hash, as the
-//! `sesame` binary does (see `tune_allocator` in src/main.rs); without it glibc reuses the
-//! work area of the previous hash.
+//! milliseconds, for `scripts/bench.sh` to compare a login against. By default glibc reuses
+//! the 19 MiB work area of the previous hash. With `MALLOC_MMAP_THRESHOLD_=1048576` every hash
+//! maps a fresh work area, as the `sesame` binary does (see `tune_allocator` in src/main.rs).
 //!
 //! Usage: `cargo run --release --example argon2_timing [ROUNDS]` (default 15 rounds).
 

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Measures sesame on this machine in one run and prints absolute figures and the ratios the
-# product targets are stated in: throughput and latency of GET /livez, authenticated
-# GET /api/workspaces and the 401 path on SQLite and on PostgreSQL, server memory after
-# 100,000 authenticated requests, the cost of one login against one Argon2 verification, and
-# a bulk import against N hashes spread over every core.
+# Measures sesame on this machine in one run and prints absolute figures next to the ratios
+# the product targets are stated in. It covers the throughput and latency of GET /livez,
+# authenticated GET /api/workspaces and the 401 path on SQLite and on PostgreSQL, and server
+# memory after 100,000 authenticated requests. It also compares one login with one Argon2
+# verification, and a bulk import with N hashes spread over every core.
 #
 # Usage: scripts/bench.sh            (from the repository root; needs root for apt-get only
 #                                     when wrk is missing, and PostgreSQL on 127.0.0.1:5432)

@@ -20,9 +20,9 @@ fn main() -> ExitCode {
 }
 
 /// Makes glibc return large blocks to the system when they are freed. Each Argon2 hash
-/// allocates 19 MiB; with glibc's default sliding mmap threshold, blocks freed once are
-/// afterwards carved from per-thread heaps and kept, so a server that hashed on several
-/// threads, or a bulk import, would keep tens or hundreds of MiB it no longer uses.
+/// allocates 19 MiB. With glibc's default sliding mmap threshold, a block freed once is
+/// afterwards carved from a per-thread heap and kept there. A server that hashed on several
+/// threads, or a bulk import, would then keep tens or hundreds of MiB it no longer uses.
 fn tune_allocator() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only changes allocator parameters; it is called before any other

@@ -10,7 +10,7 @@ use serde_json::json;
 
 const SOME_WORKSPACE: &str = "/api/workspaces/8ed8484e-de41-433a-a326-81849b2290a4";
 
-/// Every route that needs a token, with a body where the route takes one.
+/// Lists every route that needs a token, with a body where the route takes one.
 fn protected_routes() -> Vec<(Method, &'static str, Option<serde_json::Value>)> {
     vec![
         (Method::GET, "/api/workspaces", None),

@@ -31,7 +31,7 @@ pub struct AppState {
     pub auth: AuthSettings,
     pub show_web_ui: bool,
     /// One permit per pooled connection. Requests queue here, first come first served,
-    /// before they take a blocking thread; waiting on the pool itself would park a thread
+    /// before they take a blocking thread. Waiting on the pool itself would park a thread
     /// per request and wake them in no fair order, which showed as a long latency tail.
     pub database_slots: Arc<Semaphore>,
 }

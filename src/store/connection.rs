@@ -89,8 +89,8 @@ impl r2d2::ManageConnection for ConnectionManager {
 /// while a database is down.
 const CONNECT_ERROR_LOG_INTERVAL_SECS: u64 = 10;
 
-/// Logs pool errors (failed connects) through tracing, at most one line per interval with a
-/// count of the failures not logged; the messages carry no password.
+/// Logs pool errors (failed connects) through tracing, at most one line per interval. Each line
+/// counts the failures not logged since the last one. The messages carry no password.
 #[derive(Debug, Default)]
 struct PoolErrorLogger {
     last_logged_secs: AtomicU64,
@@ -134,10 +134,10 @@ pub fn build_pool(target: &DatabaseTarget, size: u32) -> Pool {
         .build_unchecked(ConnectionManager::new(target.clone()))
 }
 
-/// Sets process-wide SQLite options before the first connection opens: multi-thread mode,
-/// because the pool hands each connection to one thread at a time so SQLite's per-connection
-/// mutexes only cost time, and no memory statistics, which take a global mutex on every
-/// allocation inside SQLite and make two threads querying at once wait for each other.
+/// Sets process-wide SQLite options before the first connection opens. Multi-thread mode drops
+/// SQLite's per-connection mutexes, which only cost time because the pool hands each
+/// connection to one thread at a time. Memory statistics are turned off because they take a
+/// global mutex on every allocation inside SQLite, so two threads querying at once wait.
 fn configure_sqlite_library() {
     static CONFIGURED: Once = Once::new();
     CONFIGURED.call_once(|| {
@@ -151,9 +151,9 @@ fn configure_sqlite_library() {
     });
 }
 
-/// Applies the per-connection SQLite settings: a busy timeout first (so the others can wait
-/// for a lock), write-ahead logging so readers never block the writer, and foreign keys,
-/// which SQLite leaves off unless each connection enables them.
+/// Applies the per-connection SQLite settings. The busy timeout comes first, so the other
+/// statements can wait for a lock. Write-ahead logging lets readers run while a writer
+/// commits. Foreign keys are off in SQLite unless each connection enables them.
 fn configure_sqlite(connection: &mut SqliteConnection) -> QueryResult<()> {
     connection.batch_execute(&format!(
         "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS};

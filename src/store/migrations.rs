@@ -19,9 +19,9 @@ pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migration
 /// Arbitrary key of the advisory lock that keeps two `sesame migrate` runs from interleaving.
 const MIGRATION_LOCK_KEY: i64 = 0x5e5a_3e00;
 
-/// Prepares the SQLite file before SQLite opens it: fails with a clear message when its
-/// directory does not exist (SQLite reports only "unable to open database file"), and creates a
-/// new file readable by its owner alone, because it holds password hashes. SQLite gives the
+/// Prepares the SQLite file before SQLite opens it. A missing directory fails with a clear
+/// message, where SQLite reports only "unable to open database file". A new file is created
+/// readable by its owner alone, because it contains password hashes, and SQLite gives the
 /// `-wal` and `-shm` files the same permissions.
 pub(super) fn prepare_sqlite_file(path: &Path) -> Result<(), StoreError> {
     let parent = path.parent().filter(|parent| !parent.as_os_str().is_empty());
